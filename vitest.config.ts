@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config'
+
+// One run covers the whole workspace. Unit tests need nothing running; integration tests
+// (*.integration.test.ts) share one Kafka/Postgres/Redis stack started by the global setup and isolate
+// themselves inside it (own database, topic, consumer group and Redis key prefix per file).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{apps,packages}/*/src/**/*.test.ts'],
+          exclude: ['**/*.integration.test.ts', '**/node_modules/**', '**/dist/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{apps,packages}/*/src/**/*.integration.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          globalSetup: ['./packages/test-support/dist/global-setup.js'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Two cores share the brokers with the tests: run files one or two at a time.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+})

@@ -1,0 +1,117 @@
+import { Type } from 'typebox'
+import { DURATION_PATTERN } from './duration.js'
+import { DEFAULT_CLICK_TOPIC } from './topics.js'
+
+// Environment of each service. Variable names follow the system we replace (HTTP_PORT, KAFKA_BROKERS,
+// KAFKA_TOPIC, REDIS_URL, DATABASE_URL, METRICS_PORT, READ_TIMEOUT, WRITE_TIMEOUT); defaults suit the
+// local stack (`npm start`), so a service runs on a laptop with no environment at all.
+
+const Port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: fallback, description })
+const Duration = (fallback: string, description: string) =>
+  Type.String({ pattern: DURATION_PATTERN, default: fallback, description })
+
+const LOG_LEVEL = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+  { default: 'info', description: 'pino log level.' },
+)
+const DATABASE_URL = Type.String({
+  pattern: '^postgres(ql)?://',
+  default: 'postgres://postgres:password@localhost:5432/ad_tracking',
+  description: 'PostgreSQL connection URL.',
+})
+const REDIS_URL = Type.String({
+  minLength: 1,
+  default: 'redis://localhost:6379',
+  description: 'Redis URL (redis://host:port/db) or host:port.',
+})
+const KAFKA_BROKERS = Type.String({
+  pattern: '^[^,\\s]+(,[^,\\s]+)*$',
+  default: 'localhost:9092',
+  description: 'Comma-separated Kafka bootstrap brokers, host:port.',
+})
+const KAFKA_TOPIC = Type.String({
+  pattern: '^[A-Za-z0-9._-]{1,200}$',
+  default: DEFAULT_CLICK_TOPIC,
+  description: 'Topic that carries click events.',
+})
+const REDIS_KEY_PREFIX = Type.String({
+  default: '',
+  description: 'Prefix for every Redis key (lets several deployments or tests share one Redis).',
+})
+
+// Used by whichever service starts first to create the clicks topic if it is missing.
+const topicCreation = {
+  KAFKA_TOPIC_PARTITIONS: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 12,
+    description: 'Partitions of the clicks topic when it is created; caps worker parallelism.',
+  }),
+  KAFKA_REPLICATION_FACTOR: Type.Integer({
+    minimum: 1,
+    default: 1,
+    description: 'Replication factor when the clicks topic is created (3 in production).',
+  }),
+}
+
+const http = {
+  HTTP_PORT: Port(8080, 'Port of the public HTTP API.'),
+  HTTP_HOST: Type.String({ default: '0.0.0.0', description: 'Address the HTTP API binds to.' }),
+  METRICS_PORT: Port(2112, 'Port serving /metrics, /livez and /readyz for Prometheus and probes.'),
+  READ_TIMEOUT: Duration('10s', 'Longest time to receive a whole request.'),
+  WRITE_TIMEOUT: Duration('10s', 'Longest time to produce a response (the request deadline).'),
+  SHUTDOWN_TIMEOUT: Duration('20s', 'Grace period to drain in-flight work on SIGTERM.'),
+  LOG_LEVEL,
+}
+
+export const IngestConfig = Type.Object({
+  ...http,
+  KAFKA_BROKERS,
+  KAFKA_TOPIC,
+  KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api' }),
+  ...topicCreation,
+  DATABASE_URL,
+  TRUSTED_PROXIES: Type.String({
+    default: '',
+    description:
+      'Comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty trusts none.',
+  }),
+  AD_CATALOG_REFRESH: Duration('2s', 'How often the in-memory catalogue of clickable ads is reloaded.'),
+  PRODUCE_LINGER_MS: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 2,
+    description: 'How long a click waits for others to share its Kafka batch.',
+  }),
+  PRODUCE_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  BODY_LIMIT: Type.Integer({
+    minimum: 256,
+    default: 4096,
+    description: 'Largest accepted request body, bytes.',
+  }),
+})
+export type IngestConfig = Type.Static<typeof IngestConfig>
+
+export const WorkerConfig = Type.Object({
+  METRICS_PORT: http.METRICS_PORT,
+  SHUTDOWN_TIMEOUT: http.SHUTDOWN_TIMEOUT,
+  LOG_LEVEL,
+  KAFKA_BROKERS,
+  KAFKA_TOPIC,
+  KAFKA_CLIENT_ID: Type.String({ default: 'click-worker' }),
+  ...topicCreation,
+  KAFKA_GROUP_ID: Type.String({ minLength: 1, default: 'click-worker', description: 'Consumer group.' }),
+  DATABASE_URL,
+  REDIS_URL,
+  REDIS_KEY_PREFIX,
+})
+export type WorkerConfig = Type.Static<typeof WorkerConfig>
+
+export const AnalyticsConfig = Type.Object({
+  ...http,
+  DATABASE_URL,
+  REDIS_URL,
+  REDIS_KEY_PREFIX,
+})
+export type AnalyticsConfig = Type.Static<typeof AnalyticsConfig>

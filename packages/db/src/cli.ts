@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// `node packages/db/dist/cli.js migrate|seed|setup` with DATABASE_URL set (the old variable name).
+import { createSql } from './client.js'
+import { migrate } from './migrate.js'
+import { seedDemoAds } from './seed.js'
+
+const command = process.argv[2]
+const url = process.env.DATABASE_URL ?? 'postgres://postgres:password@localhost:5432/ad_tracking'
+const log = (msg: string) => process.stderr.write(`[db] ${msg}\n`)
+
+if (!command || !['migrate', 'seed', 'setup'].includes(command)) {
+  log('usage: cli.js migrate | seed | setup   (setup = migrate then seed; reads DATABASE_URL)')
+  process.exit(2)
+}
+
+const sql = createSql(url, { max: 1, applicationName: 'ad-tracking-migrate' })
+try {
+  if (command === 'migrate' || command === 'setup') {
+    const applied = await migrate(sql, log)
+    log(applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date')
+  }
+  if (command === 'seed' || command === 'setup') {
+    const inserted = await seedDemoAds(sql)
+    log(inserted ? `inserted ${inserted} demo ads (ids 1-10)` : 'ads table not empty; demo ads not inserted')
+  }
+} catch (err) {
+  log(`error: ${(err as Error).message}`)
+  process.exitCode = 1
+} finally {
+  await sql.end({ timeout: 5 })
+}

@@ -1,0 +1,30 @@
+import type { Sql } from './client.js'
+
+/** The ten ads the system we replace shipped with, ids "1" to "10", so its curl examples keep working. */
+export function demoAds(now = Date.now()) {
+  return Array.from({ length: 10 }, (_, i) => {
+    const n = i + 1
+    return {
+      id: String(n),
+      title: `Demo ad ${n}`,
+      image_url: `http://example.com/image${n}.jpg`,
+      target_url: `http://example.com/target${n}`,
+      status: 'active',
+      // One millisecond apart so that creation order lists them 1..10, not 1, 10, 2, ...
+      created_at: new Date(now + n),
+    }
+  })
+}
+
+/** Inserts the demo ads only when the ads table is empty; returns how many were inserted. */
+export async function seedDemoAds(sql: Sql): Promise<number> {
+  return sql.begin(async (tx) => {
+    // Two seeders racing must not both see an empty table.
+    await tx`lock table ads in share row exclusive mode`
+    const [row] = await tx<{ n: number }[]>`select count(*)::int as n from ads`
+    if ((row?.n ?? 0) > 0) return 0
+    const ads = demoAds()
+    await tx`insert into ads ${tx(ads)}`
+    return ads.length
+  })
+}

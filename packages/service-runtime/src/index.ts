@@ -1,0 +1,5 @@
+export * from './config.js'
+export * from './errors.js'
+export * from './http-metrics.js'
+export * from './logger.js'
+export * from './ops-server.js'

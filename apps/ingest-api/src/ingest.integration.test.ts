@@ -1,0 +1,262 @@
+import { IngestConfig } from '@adtrack/contracts'
+import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { createKafka } from '@adtrack/service-runtime/kafka'
+import {
+  createTestDatabase,
+  createTopic,
+  insertAds,
+  stack,
+  testKafka,
+  topicRecordCount,
+  uniqueName,
+  waitFor,
+} from '@adtrack/test-support'
+import type { FastifyInstance } from 'fastify'
+import { Partitioners, type Producer } from 'kafkajs'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AdCatalog } from './ad-catalog.js'
+import { buildApp } from './app.js'
+import { ClickProducer } from './click-producer.js'
+import { createRegistry } from './metrics.js'
+
+const topic = uniqueName('ingest')
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let kafkaProducer: Producer
+let catalog: AdCatalog
+let app: FastifyInstance
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  await insertAds(db.sql, [{ id: 'live' }, { id: 'paused', status: 'paused' }])
+  await createTopic(topic, 3)
+  const config = loadConfig(IngestConfig, {
+    KAFKA_TOPIC: topic,
+    TRUSTED_PROXIES: '10.0.0.1',
+    AD_CATALOG_REFRESH: '200ms',
+    LOG_LEVEL: 'silent',
+  })
+  const logger = pino({ level: 'silent' })
+  kafkaProducer = createKafka({
+    brokers: stack().kafkaBrokers.join(','),
+    clientId: 'ingest-test',
+    logger,
+  }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
+  await kafkaProducer.connect()
+  catalog = new AdCatalog(db.sql, 200, logger)
+  await catalog.start()
+  const { registry } = createRegistry()
+  const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 2, maxBatch: 100 })
+  app = await buildApp(config, { catalog, producer, registry, readiness: new Readiness({}) })
+})
+
+afterAll(async () => {
+  await app?.close()
+  catalog?.stop()
+  await kafkaProducer?.disconnect()
+  await db?.drop()
+})
+
+/** Reads every record of the topic (from the beginning) until `count` have arrived. */
+async function readTopic(count: number) {
+  const consumer = testKafka().consumer({ groupId: uniqueName('reader') })
+  const records: { key: string; value: Record<string, unknown>; partition: number }[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      records.push({ key: String(message.key), value: JSON.parse(String(message.value)), partition })
+    },
+  })
+  try {
+    await waitFor(async () => (records.length >= count ? true : undefined), { what: `${count} records` })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records
+}
+
+describe('POST /ads/click', () => {
+  it('answers 202 with a click id once Kafka holds the click, keyed by ad, with receive time, IP and user agent', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      headers: { 'content-type': 'application/json', 'user-agent': 'TestPlayer/1.0' },
+      payload: { ad_id: 'live', playback_time: 30 },
+    })
+    expect(res.statusCode).toBe(202)
+    const body = res.json()
+    expect(body.status).toBe('Click recorded')
+    expect(body.click_id).toMatch(/^[0-9a-f-]{36}$/)
+    const records = await readTopic(1)
+    const record = records.find((r) => r.value.click_id === body.click_id)
+    expect(record?.key).toBe('live')
+    expect(record?.value).toMatchObject({
+      v: 1,
+      ad_id: 'live',
+      playback_time: 30,
+      ip: '127.0.0.1',
+      user_agent: 'TestPlayer/1.0',
+    })
+    expect(Date.now() - Date.parse(String(record?.value.received_at))).toBeLessThan(60_000)
+  })
+
+  it.each([
+    ['application/json', 'application/json'],
+    ['text/plain (navigator.sendBeacon)', 'text/plain;charset=UTF-8'],
+    ['the form type curl -d sends', 'application/x-www-form-urlencoded'],
+  ])('parses a JSON body sent as %s', async (_name, contentType) => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      headers: { 'content-type': contentType },
+      payload: '{"ad_id": "live", "playback_time": 30}',
+    })
+    expect(res.statusCode).toBe(202)
+  })
+
+  it('keeps a client click id, and takes one from Idempotency-Key', async () => {
+    const own = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      payload: { ad_id: 'live', playback_time: 1, click_id: 'client-chosen-id-1' },
+    })
+    expect(own.json().click_id).toBe('client-chosen-id-1')
+    const header = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      headers: { 'idempotency-key': 'header-chosen-id-1' },
+      payload: { ad_id: 'live', playback_time: 1 },
+    })
+    expect(header.json().click_id).toBe('header-chosen-id-1')
+  })
+
+  it('believes X-Forwarded-For only from a trusted proxy', async () => {
+    const trusted = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      remoteAddress: '10.0.0.1',
+      headers: { 'x-forwarded-for': '198.51.100.9', 'idempotency-key': 'via-trusted-proxy' },
+      payload: { ad_id: 'live', playback_time: 2 },
+    })
+    const spoofed = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      remoteAddress: '192.0.2.50',
+      headers: { 'x-forwarded-for': '198.51.100.9', 'idempotency-key': 'via-untrusted-peer' },
+      payload: { ad_id: 'live', playback_time: 2 },
+    })
+    expect(trusted.statusCode).toBe(202)
+    expect(spoofed.statusCode).toBe(202)
+    const records = await readTopic(await topicRecordCount(topic))
+    const ipOf = (id: string) => records.find((r) => r.value.click_id === id)?.value.ip
+    expect(ipOf('via-trusted-proxy')).toBe('198.51.100.9')
+    expect(ipOf('via-untrusted-peer')).toBe('192.0.2.50')
+  })
+
+  it('makes a newly created ad clickable within the refresh interval, without a restart', async () => {
+    const id = uniqueName('new')
+    const before = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      payload: { ad_id: id, playback_time: 1 },
+    })
+    expect(before.statusCode).toBe(404)
+    await insertAds(db.sql, [{ id }])
+    const after = await waitFor(
+      async () => {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/ads/click',
+          payload: { ad_id: id, playback_time: 1 },
+        })
+        return res.statusCode === 202 ? res : undefined
+      },
+      { timeoutMs: 5000, what: 'the new ad to be clickable' },
+    )
+    expect(after.statusCode).toBe(202)
+  })
+
+  describe('refuses bad input with a 4xx JSON error and sends nothing to Kafka', () => {
+    const cases: [string, { payload?: string; headers?: Record<string, string> }, number, RegExp][] = [
+      ['malformed JSON', { payload: '{"ad_id": "live", ' }, 400, /JSON/i],
+      ['an empty body', { payload: '' }, 400, /body/i],
+      ['a JSON array', { payload: '[1,2]' }, 400, /object/],
+      ['a missing ad_id', { payload: '{"playback_time": 30}' }, 400, /ad_id/],
+      ['a missing playback_time', { payload: '{"ad_id": "live"}' }, 400, /playback_time/],
+      ['a numeric ad_id', { payload: '{"ad_id": 1, "playback_time": 30}' }, 400, /ad_id/],
+      [
+        'a string playback_time',
+        { payload: '{"ad_id": "live", "playback_time": "30"}' },
+        400,
+        /playback_time/,
+      ],
+      [
+        'a negative playback_time',
+        { payload: '{"ad_id": "live", "playback_time": -1}' },
+        400,
+        /playback_time/,
+      ],
+      [
+        'playback_time over 3600',
+        { payload: '{"ad_id": "live", "playback_time": 3601}' },
+        400,
+        /playback_time/,
+      ],
+      [
+        'a fractional playback_time',
+        { payload: '{"ad_id": "live", "playback_time": 2.5}' },
+        400,
+        /playback_time/,
+      ],
+      [
+        'an ad_id over 64 characters',
+        { payload: JSON.stringify({ ad_id: 'x'.repeat(65), playback_time: 1 }) },
+        400,
+        /ad_id/,
+      ],
+      [
+        'a malformed click_id',
+        { payload: '{"ad_id": "live", "playback_time": 1, "click_id": "no spaces"}' },
+        400,
+        /click_id/,
+      ],
+      [
+        'a malformed Idempotency-Key',
+        { payload: '{"ad_id": "live", "playback_time": 1}', headers: { 'idempotency-key': 'x' } },
+        400,
+        /Idempotency-Key/,
+      ],
+      ['an unknown ad', { payload: '{"ad_id": "no-such-ad", "playback_time": 1}' }, 404, /no-such-ad/],
+      ['a paused ad', { payload: '{"ad_id": "paused", "playback_time": 1}' }, 404, /paused/],
+      [
+        'an oversized body',
+        { payload: JSON.stringify({ ad_id: 'live', playback_time: 1, pad: 'x'.repeat(10_000) }) },
+        413,
+        /too large/i,
+      ],
+    ]
+    it.each(cases)('%s', async (_name, req, status, message) => {
+      const before = await topicRecordCount(topic)
+      const res = await app.inject({
+        method: 'POST',
+        url: '/ads/click',
+        headers: { 'content-type': 'application/json', ...req.headers },
+        payload: req.payload,
+      })
+      expect(res.statusCode).toBe(status)
+      expect(res.headers['content-type']).toMatch(/application\/json/)
+      const body = res.json()
+      expect(body.statusCode).toBe(status)
+      expect(body.error).toEqual(expect.any(String))
+      expect(body.message).toMatch(message)
+      // Give a wrongly accepted click time to reach the broker before checking that none did.
+      await new Promise((r) => setTimeout(r, 50))
+      expect(await topicRecordCount(topic)).toBe(before)
+    })
+  })
+})

@@ -1,0 +1,61 @@
+import { parseDuration, WorkerConfig } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  Readiness,
+  routeProcessWarnings,
+  startOpsServer,
+} from '@adtrack/service-runtime'
+import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import closeWithGrace from 'close-with-grace'
+import { buildWorker } from './app.js'
+import { createWorkerMetrics } from './metrics.js'
+
+let config: WorkerConfig
+try {
+  config = loadConfig(WorkerConfig, process.env)
+} catch (err) {
+  process.stderr.write(`click-worker: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+  process.exit(1)
+}
+
+const logger = createLogger('click-worker', config.LOG_LEVEL)
+routeProcessWarnings(logger)
+const metrics = createWorkerMetrics()
+const sql = createSql(config.DATABASE_URL, { max: 4, applicationName: 'click-worker' })
+const redis = createRedis(config.REDIS_URL)
+redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
+const worker = buildWorker(config, { kafka, sql, redis, logger, metrics })
+
+const readiness = new Readiness({
+  kafka: async () => {
+    if (!worker.joined) throw new Error('not a member of the consumer group')
+  },
+  postgres: async () => {
+    await sql`select 1`
+  },
+  redis: async () => {
+    await redis.ping()
+  },
+})
+const ops = await startOpsServer({ port: config.METRICS_PORT, registry: metrics.registry, readiness })
+// Whichever of ingest-api and click-worker starts first creates the topic; subscribing needs it.
+await ensureTopic(kafka, config.KAFKA_TOPIC, {
+  partitions: config.KAFKA_TOPIC_PARTITIONS,
+  replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+})
+await worker.start()
+logger.info({ topic: config.KAFKA_TOPIC, group: config.KAFKA_GROUP_ID }, 'click-worker consuming')
+
+closeWithGrace({ delay: parseDuration(config.SHUTDOWN_TIMEOUT) }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'shutting down after an error')
+  else logger.info({ signal }, 'shutting down')
+  readiness.beginShutdown()
+  await worker.stop()
+  await ops.close()
+  await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit()])
+})

@@ -1,0 +1,24 @@
+import type { Ad } from '@adtrack/contracts'
+import type { Sql } from '@adtrack/db'
+
+/** Read access to ads in Postgres. */
+export class AdStore {
+  constructor(private readonly sql: Sql) {}
+
+  list(limit: number, offset: number): Promise<Ad[]> {
+    return this.sql<Ad[]>`
+      select id, title, image_url, target_url, status, created_at
+      from ads order by created_at, id limit ${limit} offset ${offset}`
+  }
+
+  async get(id: string): Promise<Ad | undefined> {
+    const [ad] = await this.sql<Ad[]>`
+      select id, title, image_url, target_url, status, created_at from ads where id = ${id}`
+    return ad
+  }
+
+  async exists(id: string): Promise<boolean> {
+    const [row] = await this.sql`select 1 from ads where id = ${id}`
+    return row !== undefined
+  }
+}

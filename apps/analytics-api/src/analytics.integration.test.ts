@@ -1,0 +1,106 @@
+import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
+import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AdStore } from './ad-store.js'
+import { buildApp } from './app.js'
+import { ClickCounts } from './click-counts.js'
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let redis: Redis
+let app: FastifyInstance
+const keys = redisKeys(`${uniqueName('an')}:`)
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  redis = createRedis(stack().redisUrl)
+  await insertAds(db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
+  app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
+    ads: new AdStore(db.sql),
+    counts: new ClickCounts(redis, keys),
+    registry: new Registry(),
+    readiness: new Readiness({ redis: async () => void (await redis.ping()) }),
+  })
+})
+afterAll(async () => {
+  await app?.close()
+  await redis?.quit()
+  await db?.drop()
+})
+
+describe('GET /ads', () => {
+  it('answers a bare JSON array of ads in creation order', async () => {
+    const res = await app.inject('/ads')
+    expect(res.statusCode).toBe(200)
+    const ads = res.json()
+    expect(Array.isArray(ads)).toBe(true)
+    expect(ads.map((a: { id: string }) => a.id)).toEqual(['a1', 'a2', 'a3'])
+    expect(ads[0]).toEqual({
+      id: 'a1',
+      title: 'First',
+      image_url: 'https://example.com/a1.jpg',
+      target_url: 'https://example.com/a1',
+      status: 'active',
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
+  })
+
+  it('pages with limit and offset, and refuses a bad limit', async () => {
+    const page = await app.inject('/ads?limit=1&offset=1')
+    expect(page.json().map((a: { id: string }) => a.id)).toEqual(['a2'])
+    const bad = await app.inject('/ads?limit=0')
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().message).toMatch(/limit/)
+  })
+})
+
+describe('GET /ads/:id', () => {
+  it('answers one ad, or 404 for an unknown id', async () => {
+    expect((await app.inject('/ads/a3')).json()).toMatchObject({ id: 'a3', status: 'paused' })
+    const missing = await app.inject('/ads/nope')
+    expect(missing.statusCode).toBe(404)
+    expect(missing.json()).toMatchObject({ statusCode: 404, code: 'AD_NOT_FOUND' })
+  })
+})
+
+describe('GET /ads/analytics', () => {
+  it('answers the counts the worker keeps in Redis', async () => {
+    await redis.set(keys.clickCount('a1'), 42)
+    await redis.pfadd(keys.viewers('a1'), 'v1', 'v2', 'v3')
+    const res = await app.inject('/ads/analytics?ad_id=a1')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ ad_id: 'a1', click_count: 42, unique_viewers: 3 })
+  })
+
+  it('answers zero for a known ad that has no clicks yet', async () => {
+    expect((await app.inject('/ads/analytics?ad_id=a2')).json()).toEqual({
+      ad_id: 'a2',
+      click_count: 0,
+      unique_viewers: 0,
+    })
+  })
+
+  it('answers 400 without ad_id and 404 for an unknown ad', async () => {
+    const missing = await app.inject('/ads/analytics')
+    expect(missing.statusCode).toBe(400)
+    expect(missing.json().message).toMatch(/ad_id/)
+    const unknown = await app.inject('/ads/analytics?ad_id=nope')
+    expect(unknown.statusCode).toBe(404)
+    expect(unknown.json().message).toMatch(/nope/)
+  })
+})
+
+describe('probes and errors', () => {
+  it('serves /livez, /readyz and a JSON 404 for unknown routes, echoing the request id', async () => {
+    expect((await app.inject('/livez')).statusCode).toBe(200)
+    expect((await app.inject('/readyz')).json()).toMatchObject({ status: 'ready', checks: { redis: 'ok' } })
+    const res = await app.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-123' } })
+    expect(res.statusCode).toBe(404)
+    expect(res.json()).toMatchObject({ statusCode: 404, error: 'Not Found' })
+    expect(res.headers['x-request-id']).toBe('req-123')
+  })
+})

@@ -1,0 +1,41 @@
+import type { AnalyticsConfig } from '@adtrack/contracts'
+import { parseDuration } from '@adtrack/contracts'
+import {
+  addProbeRoutes,
+  echoRequestId,
+  httpMetrics,
+  installErrorHandling,
+  loggerOptions,
+  type Readiness,
+  requestIdOptions,
+} from '@adtrack/service-runtime'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify from 'fastify'
+import type { Registry } from 'prom-client'
+import type { AdStore } from './ad-store.js'
+import type { ClickCounts } from './click-counts.js'
+import { adRoutes } from './routes/ads.js'
+import { analyticsRoutes } from './routes/analytics.js'
+
+export interface AnalyticsDeps {
+  ads: AdStore
+  counts: ClickCounts
+  registry: Registry
+  readiness: Readiness
+}
+
+/** Builds the analytics API from its config and dependencies; never listens (server.ts does). */
+export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
+  const app = Fastify({
+    logger: loggerOptions('analytics-api', config.LOG_LEVEL),
+    ...requestIdOptions,
+    requestTimeout: parseDuration(config.READ_TIMEOUT),
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  installErrorHandling(app)
+  echoRequestId(app)
+  await app.register(httpMetrics, { registry: deps.registry })
+  addProbeRoutes(app, deps.readiness)
+  await app.register(adRoutes, { ads: deps.ads })
+  await app.register(analyticsRoutes, { ads: deps.ads, counts: deps.counts })
+  return app
+}

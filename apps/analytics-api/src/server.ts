@@ -1,0 +1,59 @@
+import { AnalyticsConfig, parseDuration, redisKeys } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  Readiness,
+  routeProcessWarnings,
+  startOpsServer,
+} from '@adtrack/service-runtime'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import closeWithGrace from 'close-with-grace'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { AdStore } from './ad-store.js'
+import { buildApp } from './app.js'
+import { ClickCounts } from './click-counts.js'
+
+let config: AnalyticsConfig
+try {
+  config = loadConfig(AnalyticsConfig, process.env)
+} catch (err) {
+  process.stderr.write(`analytics-api: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+  process.exit(1)
+}
+
+const logger = createLogger('analytics-api', config.LOG_LEVEL)
+routeProcessWarnings(logger)
+const registry = new Registry()
+registry.setDefaultLabels({ service: 'analytics-api' })
+collectDefaultMetrics({ register: registry })
+const sql = createSql(config.DATABASE_URL, { max: 10, applicationName: 'analytics-api' })
+const redis = createRedis(config.REDIS_URL)
+redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
+
+const readiness = new Readiness({
+  postgres: async () => {
+    await sql`select 1`
+  },
+  redis: async () => {
+    await redis.ping()
+  },
+})
+const app = await buildApp(config, {
+  ads: new AdStore(sql),
+  counts: new ClickCounts(redis, redisKeys(config.REDIS_KEY_PREFIX)),
+  registry,
+  readiness,
+})
+const ops = await startOpsServer({ port: config.METRICS_PORT, registry, readiness })
+await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST })
+
+closeWithGrace({ delay: parseDuration(config.SHUTDOWN_TIMEOUT) }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'shutting down after an error')
+  else logger.info({ signal }, 'shutting down')
+  readiness.beginShutdown()
+  await app.close()
+  await ops.close()
+  await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit()])
+})

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto'
+import { createSql, migrate, type Sql } from '@adtrack/db'
+import { Kafka, logLevel } from 'kafkajs'
+import { inject } from 'vitest'
+import type { StackInfo } from './stack-info.js'
+
+export function stack(): StackInfo {
+  return inject('stack')
+}
+
+/** A name no other test uses: topics, groups, Redis key prefixes, databases. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`
+}
+
+/** A fresh, migrated database for one test file; drop() removes it. */
+export async function createTestDatabase(): Promise<{ url: string; sql: Sql; drop: () => Promise<void> }> {
+  const admin = createSql(stack().databaseUrl, { max: 1 })
+  const name = uniqueName('t').toLowerCase()
+  await admin.unsafe(`create database "${name}"`)
+  const url = new URL(stack().databaseUrl)
+  url.pathname = `/${name}`
+  const sql = createSql(url.toString(), { max: 5 })
+  await migrate(sql)
+  return {
+    url: url.toString(),
+    sql,
+    drop: async () => {
+      await sql.end({ timeout: 5 })
+      await admin.unsafe(`drop database if exists "${name}" with (force)`)
+      await admin.end({ timeout: 5 })
+    },
+  }
+}
+
+export function testKafka(): Kafka {
+  return new Kafka({ clientId: 'tests', brokers: stack().kafkaBrokers, logLevel: logLevel.NOTHING })
+}
+
+export async function createTopic(topic: string, partitions = 3): Promise<void> {
+  const admin = testKafka().admin()
+  await admin.connect()
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] })
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Sum of the end offsets of a topic's partitions: how many records it has ever received. */
+export async function topicRecordCount(topic: string): Promise<number> {
+  const admin = testKafka().admin()
+  await admin.connect()
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic)
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Polls until check() returns a value that is not undefined, or throws after timeoutMs. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  { timeoutMs = 20_000, intervalMs = 100, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+}
+
+/** Inserts ads for a test directly into its database. */
+export async function insertAds(
+  sql: Sql,
+  ads: { id: string; status?: 'active' | 'paused'; title?: string }[],
+): Promise<void> {
+  await sql`insert into ads ${sql(
+    ads.map((a) => ({
+      id: a.id,
+      title: a.title ?? `Test ad ${a.id}`,
+      image_url: `https://example.com/${a.id}.jpg`,
+      target_url: `https://example.com/${a.id}`,
+      status: a.status ?? 'active',
+    })),
+  )}`
+}

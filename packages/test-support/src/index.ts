@@ -1,0 +1,3 @@
+export * from './helpers.js'
+export * from './services.js'
+export type { StackInfo } from './stack-info.js'

@@ -1,8 +1,10 @@
 import { type ClickMessage, redisKeys } from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, stack, uniqueName } from '@adtrack/test-support'
+import { createTestDatabase, createTopic, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
+import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
 import { insertClicks } from './postgres-store.js'
 import { type KafkaRecord, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
@@ -12,12 +14,19 @@ let redis: Redis
 let counters: RedisCounters
 let keys: ReturnType<typeof redisKeys>
 let topic: string
+let producer: Producer
+const dlqTopic = uniqueName('dlq')
+const stores = () => ({ sql: db.sql, counters, deadLetters: new KafkaDeadLetters(producer, dlqTopic) })
 
 beforeAll(async () => {
   db = await createTestDatabase()
   redis = createRedis(stack().redisUrl)
+  await createTopic(dlqTopic, 1)
+  producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
 })
 afterAll(async () => {
+  await producer?.disconnect()
   await redis?.quit()
   await db?.drop()
 })
@@ -64,10 +73,7 @@ describe('recordClicks', () => {
       click(ad, { ip: '203.0.113.1' }),
       click(ad, { ip: '203.0.113.2' }),
     ]
-    const outcome = await recordClicks(
-      { topic, partition: 0, records: records(clicks) },
-      { sql: db.sql, counters },
-    )
+    const outcome = await recordClicks({ topic, partition: 0, records: records(clicks) }, stores())
     expect(outcome).toMatchObject({ lastOffset: '2', counted: 3, duplicates: 0, rejected: [] })
     expect(await pgCount(ad)).toBe(3)
     expect(await redisCount(ad)).toBe(3)
@@ -77,8 +83,8 @@ describe('recordClicks', () => {
   it('changes nothing when the same batch is delivered again', async () => {
     const ad = uniqueName('ad')
     const batch = { topic, partition: 1, records: records([click(ad), click(ad), click(ad)], 100) }
-    await recordClicks(batch, { sql: db.sql, counters })
-    const again = await recordClicks(batch, { sql: db.sql, counters })
+    await recordClicks(batch, stores())
+    const again = await recordClicks(batch, stores())
     expect(again?.counted).toBe(3) // the records still own their clicks...
     expect(await pgCount(ad)).toBe(3) // ...but neither store counts them twice
     expect(await redisCount(ad)).toBe(3)
@@ -87,11 +93,8 @@ describe('recordClicks', () => {
   it('applies only the new tail of a redelivered batch that grew', async () => {
     const ad = uniqueName('ad')
     const clicks = Array.from({ length: 6 }, () => click(ad))
-    await recordClicks(
-      { topic, partition: 2, records: records(clicks.slice(0, 4)) },
-      { sql: db.sql, counters },
-    )
-    await recordClicks({ topic, partition: 2, records: records(clicks) }, { sql: db.sql, counters })
+    await recordClicks({ topic, partition: 2, records: records(clicks.slice(0, 4)) }, stores())
+    await recordClicks({ topic, partition: 2, records: records(clicks) }, stores())
     expect(await pgCount(ad)).toBe(6)
     expect(await redisCount(ad)).toBe(6)
   })
@@ -99,14 +102,8 @@ describe('recordClicks', () => {
   it('counts a click id once however many records carry it, in one batch or across batches', async () => {
     const ad = uniqueName('ad')
     const retried = click(ad)
-    await recordClicks(
-      { topic, partition: 0, records: records([retried, click(ad), retried], 0) },
-      { sql: db.sql, counters },
-    )
-    const later = await recordClicks(
-      { topic, partition: 0, records: records([retried], 3) },
-      { sql: db.sql, counters },
-    )
+    await recordClicks({ topic, partition: 0, records: records([retried, click(ad), retried], 0) }, stores())
+    const later = await recordClicks({ topic, partition: 0, records: records([retried], 3) }, stores())
     expect(later).toMatchObject({ counted: 0, duplicates: 1 })
     expect(await pgCount(ad)).toBe(2)
     expect(await redisCount(ad)).toBe(2)
@@ -122,35 +119,70 @@ describe('recordClicks', () => {
     )
     expect(await redisCount(ad)).toBe(0)
     // Kafka redelivers from the last committed offset.
-    await recordClicks({ topic, partition: 3, records: records(clicks) }, { sql: db.sql, counters })
+    await recordClicks({ topic, partition: 3, records: records(clicks) }, stores())
     expect(await pgCount(ad)).toBe(2)
     expect(await redisCount(ad)).toBe(2)
   })
 
-  it('rejects records that are not valid click messages without blocking the valid ones', async () => {
+  it('parks invalid records on the dead-letter topic with the reason and original bytes, and goes on', async () => {
     const ad = uniqueName('ad')
-    const outcome = await recordClicks(
-      {
-        topic,
-        partition: 0,
-        records: records([click(ad), 'not json', JSON.stringify({ v: 1, ad_id: ad }), click(ad)]),
-      },
-      { sql: db.sql, counters },
-    )
+    const poison = JSON.stringify({ v: 1, ad_id: ad })
+    const batch = records([click(ad), 'not json', poison, click(ad)])
+    batch[1] = { ...batch[1], key: Buffer.from('k1') } as KafkaRecord
+    const outcome = await recordClicks({ topic, partition: 4, records: batch }, stores())
     expect(outcome?.counted).toBe(2)
     expect(outcome?.rejected.map((r) => r.offset)).toEqual(['1', '2'])
     expect(outcome?.lastOffset).toBe('3')
     expect(await pgCount(ad)).toBe(2)
     expect(await redisCount(ad)).toBe(2)
+
+    const letters = await readDeadLetters(2)
+    const header = (i: number, name: string) => letters[i]?.headers?.[name]?.toString()
+    expect(letters.map((l) => l.value?.toString())).toEqual(['not json', poison])
+    expect(letters[0]?.key?.toString()).toBe('k1')
+    expect(header(0, DLQ_HEADERS.reason)).toMatch(/not JSON/)
+    expect(header(1, DLQ_HEADERS.reason)).toMatch(/ClickMessage/)
+    expect([
+      header(0, DLQ_HEADERS.topic),
+      header(0, DLQ_HEADERS.partition),
+      header(0, DLQ_HEADERS.offset),
+    ]).toEqual([topic, '4', '1'])
+    expect(header(1, DLQ_HEADERS.offset)).toBe('2')
   })
 
   it('keeps each partition’s applied offset apart', async () => {
     const ad = uniqueName('ad')
-    await recordClicks({ topic, partition: 0, records: records([click(ad)], 50) }, { sql: db.sql, counters })
+    await recordClicks({ topic, partition: 0, records: records([click(ad)], 50) }, stores())
     // A lower offset on another partition is new work, not a redelivery.
-    await recordClicks({ topic, partition: 1, records: records([click(ad)], 5) }, { sql: db.sql, counters })
+    await recordClicks({ topic, partition: 1, records: records([click(ad)], 5) }, stores())
     expect(await redisCount(ad)).toBe(2)
     expect(await redis.get(keys.appliedOffset(topic, 0))).toBe('50')
     expect(await redis.get(keys.appliedOffset(topic, 1))).toBe('5')
   })
 })
+
+async function readDeadLetters(count: number) {
+  const consumer = testKafka().consumer({ groupId: uniqueName('dlq-reader') })
+  const letters: {
+    key: Buffer | null
+    value: Buffer | null
+    headers?: Record<string, Buffer | string | undefined>
+  }[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topic: dlqTopic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      letters.push({
+        key: message.key,
+        value: message.value,
+        headers: message.headers as Record<string, Buffer>,
+      })
+    },
+  })
+  try {
+    await waitFor(async () => (letters.length >= count ? true : undefined), { what: `${count} dead letters` })
+  } finally {
+    await consumer.disconnect()
+  }
+  return letters
+}

@@ -105,6 +105,10 @@ export const WorkerConfig = Type.Object({
   DATABASE_URL,
   REDIS_URL,
   REDIS_KEY_PREFIX,
+  RECONCILE_INTERVAL: Duration(
+    '10m',
+    'How often the worker rebuilds Redis counts from Postgres and reports drift; 0s turns it off.',
+  ),
 })
 export type WorkerConfig = Type.Static<typeof WorkerConfig>
 

@@ -9,6 +9,12 @@ export function redisKeys(prefix = '') {
     viewers: (adId: string) => `${prefix}ad:${adId}:viewers`,
     /** Highest Kafka offset of a partition already applied to Redis (see click-worker's redis-store). */
     appliedOffset: (topic: string, partition: number) => `${prefix}applied:${topic}:${partition}`,
+    /** Pattern matching every applied-offset key of a topic. */
+    appliedOffsetPattern: (topic: string) => `${prefix}applied:${topic}:*`,
+    /** Pattern matching every click-count key. */
+    clickCountPattern: () => `${prefix}ad:*:clicks`,
+    /** Held while reconciliation rebuilds counts; the worker's Redis updates wait for it. */
+    reconcileLock: (topic: string) => `${prefix}reconcile-lock:${topic}`,
   }
 }
 export type RedisKeys = ReturnType<typeof redisKeys>

@@ -1,10 +1,12 @@
-import { redisKeys, type WorkerConfig } from '@adtrack/contracts'
+import { deadLetterTopic, redisKeys, type WorkerConfig } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel'
 import type { Redis } from 'ioredis'
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
+import { KafkaDeadLetters } from './dead-letters.js'
 import type { WorkerMetrics } from './metrics.js'
-import { recordClicks } from './record-clicks.js'
+import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
 export interface WorkerDeps {
@@ -22,6 +24,14 @@ export interface ClickWorker {
   stop(): Promise<void>
   /** True while the consumer is a member of the group. */
   readonly joined: boolean
+  /** True while the stores' circuit breaker is open (Postgres or Redis failing). */
+  readonly storesFailing: boolean
+}
+
+/** Delay before a failed partition is fetched again: exponential with jitter, capped. */
+export function retryDelayMs(attempt: number, { baseMs = 250, maxMs = 15_000 } = {}): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 16))
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
 }
 
 /** Builds the consumer-group worker from config and dependencies; start() begins consuming. */
@@ -30,13 +40,30 @@ export function buildWorker(
   deps: WorkerDeps,
 ): ClickWorker {
   const { logger, metrics } = deps
-  const counters = new RedisCounters(deps.redis, redisKeys(config.REDIS_KEY_PREFIX))
   const consumer = deps.kafka.consumer({
     groupId: config.KAFKA_GROUP_ID,
     allowAutoTopicCreation: false,
     sessionTimeout: 30_000,
     heartbeatInterval: 3000,
   })
+  const producer: Producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  const stores: ClickStores = {
+    sql: deps.sql,
+    counters: new RedisCounters(deps.redis, redisKeys(config.REDIS_KEY_PREFIX)),
+    deadLetters: new KafkaDeadLetters(producer, deadLetterTopic(config.KAFKA_TOPIC)),
+  }
+  // NOTE: one breaker for the stores of all partitions: when Postgres or Redis is down every partition
+  // fails alike, and once it opens, partitions wait out the cool-down instead of each hammering it.
+  const breaker = circuitBreaker(handleAll, {
+    halfOpenAfter: 5000,
+    breaker: new ConsecutiveBreaker(5),
+  })
+  breaker.onStateChange((state) => {
+    metrics.breakerState.set(state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 1 : 2)
+    logger.warn({ state: CircuitState[state] }, 'stores circuit breaker changed state')
+  })
+  const failures = new Map<number, number>()
+  const resumeTimers = new Set<NodeJS.Timeout>()
   let joined = false
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true
@@ -55,39 +82,68 @@ export function buildWorker(
     get joined() {
       return joined
     },
+    get storesFailing() {
+      return breaker.state !== CircuitState.Closed
+    },
     async start() {
+      await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topic: config.KAFKA_TOPIC, fromBeginning: true })
       await consumer.run({
         partitionsConsumedConcurrently: 2,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
           if (!isRunning() || isStale() || batch.messages.length === 0) return
+          const { topic, partition } = batch
           const stopTimer = metrics.batchSeconds.startTimer()
           let outcome: Awaited<ReturnType<typeof recordClicks>>
           try {
-            outcome = await recordClicks(
-              { topic: batch.topic, partition: batch.partition, records: batch.messages },
-              { sql: deps.sql, counters },
+            outcome = await breaker.execute(() =>
+              recordClicks({ topic, partition, records: batch.messages }, stores),
             )
           } catch (err) {
+            // Postgres, Redis or the dead-letter topic failed. Nothing was committed, so pause this
+            // partition, rewind it to the batch's start and fetch it again after a backoff: no crash
+            // loop, and the replay is harmless because recordClicks is idempotent.
+            const attempt = (failures.get(partition) ?? 0) + 1
+            failures.set(partition, attempt)
+            const delay = err instanceof BrokenCircuitError ? 5000 : retryDelayMs(attempt)
             metrics.batchFailures.inc()
-            logger.error(
-              { err, partition: batch.partition, firstOffset: batch.firstOffset() },
-              'batch failed',
+            logger.warn(
+              {
+                err: err instanceof BrokenCircuitError ? 'circuit open' : err,
+                partition,
+                attempt,
+                retryInMs: delay,
+              },
+              'batch failed; partition paused',
             )
-            // Nothing resolved: kafkajs retries, then restarts the consumer from the committed offset.
-            throw err
+            const resume = pause()
+            consumer.seek({
+              topic,
+              partition,
+              offset: batch.firstOffset() ?? batch.messages[0]?.offset ?? '0',
+            })
+            const timer = setTimeout(() => {
+              resumeTimers.delete(timer)
+              resume()
+            }, delay)
+            resumeTimers.add(timer)
+            return
           }
           stopTimer()
+          failures.delete(partition)
           if (!outcome) return
           metrics.batchSize.observe(batch.messages.length)
           metrics.clicks.inc({ result: 'counted' }, outcome.counted)
           metrics.clicks.inc({ result: 'duplicate' }, outcome.duplicates)
           metrics.clicks.inc({ result: 'rejected' }, outcome.rejected.length)
           for (const r of outcome.rejected) {
-            logger.warn({ partition: batch.partition, offset: r.offset, reason: r.reason }, 'rejected record')
+            logger.warn({ partition, offset: r.offset, reason: r.reason }, 'record sent to dead-letter topic')
           }
+          const newest = batch.messages.at(-1)
+          if (newest)
+            metrics.endToEndSeconds.observe(Math.max(0, Date.now() - Number(newest.timestamp)) / 1000)
           // Postgres and Redis hold everything up to here: only now may the offset be committed.
           resolveOffset(outcome.lastOffset)
           await heartbeat()
@@ -95,7 +151,9 @@ export function buildWorker(
       })
     },
     async stop() {
+      for (const timer of resumeTimers) clearTimeout(timer)
       await consumer.disconnect()
+      await producer.disconnect()
     },
   }
 }

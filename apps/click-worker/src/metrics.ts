@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export function createWorkerMetrics() {
   const registry = new Registry()
@@ -27,6 +27,34 @@ export function createWorkerMetrics() {
     batchFailures: new Counter({
       name: 'worker_batch_failures_total',
       help: 'Partition batches that failed and will be redelivered.',
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: 'worker_stores_breaker_state',
+      help: 'Circuit breaker around Postgres and Redis: 0 closed, 1 half-open, 2 open.',
+      registers: [registry],
+    }),
+    endToEndSeconds: new Histogram({
+      name: 'click_end_to_end_delay_seconds',
+      help: 'From Kafka append time of the newest record in a batch to its counts being visible in Redis.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    reconcileRuns: new Counter({
+      name: 'reconcile_runs_total',
+      help: 'Reconciliation runs, by outcome: ok, busy (another run held the lock), error.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    reconcileDrift: new Gauge({
+      name: 'reconcile_drift_clicks',
+      help: 'Redis minus Postgres click count per ad found by the last reconciliation (before repair).',
+      labelNames: ['ad_id'],
+      registers: [registry],
+    }),
+    reconcileDriftTotal: new Gauge({
+      name: 'reconcile_drift_clicks_total_abs',
+      help: 'Sum over ads of |Redis - Postgres| clicks found by the last reconciliation.',
       registers: [registry],
     }),
   }

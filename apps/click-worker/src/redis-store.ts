@@ -10,11 +10,13 @@ import type { Redis } from 'ioredis'
  * record below the mark is skipped; one above it was never applied. Since the script runs as a whole or
  * not at all, a crash cannot leave half a batch applied.
  *
- * KEYS[1]: the partition's applied-offset key. ARGV[1]: the batch's last offset (applied even when no
- * record in the batch counts, so the mark keeps moving). Then per counted record: offset, count key,
- * viewers key, viewer id.
+ * KEYS[1]: the partition's applied-offset key. KEYS[2]: the reconciliation lock; while it is held the
+ * script refuses (reconciliation needs Redis still), and the worker retries the batch shortly.
+ * ARGV[1]: the batch's last offset (applied even when no record in the batch counts, so the mark keeps
+ * moving). Then per counted record: offset, count key, viewers key, viewer id.
  */
 const APPLY_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return redis.error_reply('RECONCILING counts are being rebuilt') end
 local applied = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local counts = {}
 local viewers = {}
@@ -43,7 +45,7 @@ export class RedisCounters {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    redis.defineCommand('applyClicks', { numberOfKeys: 1, lua: APPLY_SCRIPT })
+    redis.defineCommand('applyClicks', { numberOfKeys: 2, lua: APPLY_SCRIPT })
   }
 
   async apply(topic: string, partition: number, lastOffset: string, clicks: CountedClick[]): Promise<void> {
@@ -53,6 +55,7 @@ export class RedisCounters {
     }
     await (this.redis as Redis & { applyClicks: (...a: string[]) => Promise<unknown> }).applyClicks(
       this.keys.appliedOffset(topic, partition),
+      this.keys.reconcileLock(topic),
       ...args,
     )
   }

@@ -1,4 +1,4 @@
-import { parseDuration, WorkerConfig } from '@adtrack/contracts'
+import { deadLetterTopic, parseDuration, redisKeys, WorkerConfig } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import {
   ConfigError,
@@ -13,6 +13,7 @@ import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { buildWorker } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
+import { ReconcileJob } from './reconcile-job.js'
 
 let config: WorkerConfig
 try {
@@ -48,13 +49,23 @@ await ensureTopic(kafka, config.KAFKA_TOPIC, {
   partitions: config.KAFKA_TOPIC_PARTITIONS,
   replicationFactor: config.KAFKA_REPLICATION_FACTOR,
 })
+await ensureTopic(kafka, deadLetterTopic(config.KAFKA_TOPIC), {
+  partitions: 1,
+  replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+})
+const reconcileJob = new ReconcileJob(
+  { sql, redis, keys: redisKeys(config.REDIS_KEY_PREFIX), topic: config.KAFKA_TOPIC, logger, metrics },
+  parseDuration(config.RECONCILE_INTERVAL),
+)
 await worker.start()
+reconcileJob.start()
 logger.info({ topic: config.KAFKA_TOPIC, group: config.KAFKA_GROUP_ID }, 'click-worker consuming')
 
 closeWithGrace({ delay: parseDuration(config.SHUTDOWN_TIMEOUT) }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an error')
   else logger.info({ signal }, 'shutting down')
   readiness.beginShutdown()
+  await reconcileJob.stop()
   await worker.stop()
   await ops.close()
   await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit()])

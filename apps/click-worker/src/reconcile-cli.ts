@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Rebuilds Redis analytics from Postgres once and prints the drift per ad.
+//   node apps/click-worker/dist/reconcile-cli.js [--dry-run]
+// Reads the worker's environment (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, KAFKA_TOPIC).
+import { redisKeys, WorkerConfig } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import { ConfigError, loadConfig } from '@adtrack/service-runtime'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
+
+const dryRun = process.argv.includes('--dry-run')
+let config: WorkerConfig
+try {
+  config = loadConfig(WorkerConfig, process.env)
+} catch (err) {
+  process.stderr.write(`reconcile: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+  process.exit(2)
+}
+const sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'reconcile' })
+const redis = createRedis(config.REDIS_URL)
+try {
+  process.stderr.write(
+    `reconciling Redis counts for topic ${config.KAFKA_TOPIC} against Postgres${dryRun ? ' (dry run)' : ''}\n`,
+  )
+  const result = await reconcileCounts({
+    sql,
+    redis,
+    keys: redisKeys(config.REDIS_KEY_PREFIX),
+    topic: config.KAFKA_TOPIC,
+    repair: !dryRun,
+  })
+  if (result.drifted.length === 0) {
+    process.stdout.write(`no drift: ${result.adsChecked} ads checked in ${result.durationMs} ms\n`)
+  } else {
+    process.stdout.write(
+      `${'ad_id'.padEnd(24)} ${'postgres'.padStart(10)} ${'redis'.padStart(10)} ${'drift'.padStart(8)}\n`,
+    )
+    for (const d of result.drifted) {
+      process.stdout.write(
+        `${d.adId.padEnd(24)} ${String(d.postgres).padStart(10)} ${String(d.redis).padStart(10)} ${String(d.drift).padStart(8)}\n`,
+      )
+    }
+    process.stdout.write(
+      `${result.drifted.length} of ${result.adsChecked} ads drifted; ${dryRun ? 'nothing changed (dry run)' : 'repaired'} in ${result.durationMs} ms\n`,
+    )
+    if (dryRun) process.exitCode = 1
+  }
+} catch (err) {
+  process.stderr.write(`reconcile: ${err instanceof ReconcileBusyError ? err.message : String(err)}\n`)
+  process.exitCode = 2
+} finally {
+  await sql.end({ timeout: 5 })
+  redis.disconnect()
+}

@@ -1,0 +1,135 @@
+import { type ClickMessage, redisKeys } from '@adtrack/contracts'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import { createTestDatabase, stack, uniqueName } from '@adtrack/test-support'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { insertClicks } from './postgres-store.js'
+import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
+import { type ClickStores, recordClicks } from './record-clicks.js'
+import { RedisCounters } from './redis-store.js'
+
+// Each test gets its own database (so Postgres holds only its clicks), key prefix and topic name.
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let redis: Redis
+let keys: ReturnType<typeof redisKeys>
+let stores: ClickStores
+let topic: string
+let seq = 0
+
+beforeAll(async () => {
+  redis = createRedis(stack().redisUrl)
+})
+afterAll(async () => {
+  await redis?.quit()
+})
+beforeEach(async () => {
+  db = await createTestDatabase()
+  keys = redisKeys(`${uniqueName('rec')}:`)
+  topic = uniqueName('topic')
+  stores = { sql: db.sql, counters: new RedisCounters(redis, keys), deadLetters: { send: async () => {} } }
+  return () => db.drop()
+})
+
+function click(adId: string, ip = `203.0.113.${++seq % 250}`): ClickMessage {
+  seq++
+  return {
+    v: 1,
+    click_id: `${uniqueName('c')}-${seq}`,
+    ad_id: adId,
+    playback_time: 1,
+    received_at: new Date().toISOString(),
+    ip,
+    user_agent: 'TestPlayer/1.0',
+  }
+}
+const asRecords = (clicks: ClickMessage[], first: number) =>
+  clicks.map((c, i) => ({ offset: String(first + i), value: Buffer.from(JSON.stringify(c)) }))
+const count = async (adId: string) => Number((await redis.get(keys.clickCount(adId))) ?? 0)
+
+/** Deletes every key under this test's prefix: what a Redis restart without persistence does. */
+async function loseRedisData() {
+  const found = await redis.keys(`${keys.clickCount('x').split('ad:')[0]}*`)
+  if (found.length) await redis.del(...found)
+}
+
+describe('reconcileCounts', () => {
+  it('restores exact counts and viewers after Redis lost its data, and reports the drift', async () => {
+    await recordClicks(
+      {
+        topic,
+        partition: 0,
+        records: asRecords([click('a', '1.1.1.1'), click('a', '1.1.1.2'), click('b')], 0),
+      },
+      stores,
+    )
+    const partition1 = asRecords([click('a', '1.1.1.1'), click('b'), click('b')], 0)
+    await recordClicks({ topic, partition: 1, records: partition1 }, stores)
+    await loseRedisData()
+    // New clicks keep arriving after the restart.
+    await recordClicks({ topic, partition: 0, records: asRecords([click('a', '1.1.1.3')], 3) }, stores)
+    expect(await count('a')).toBe(1)
+
+    const result = await reconcileCounts({ sql: db.sql, redis, keys, topic })
+    expect(result.drifted).toEqual(
+      expect.arrayContaining([
+        { adId: 'a', postgres: 4, redis: 1, drift: -3 },
+        { adId: 'b', postgres: 3, redis: 0, drift: -3 },
+      ]),
+    )
+    expect(await count('a')).toBe(4)
+    expect(await count('b')).toBe(3)
+    expect(await redis.pfcount(keys.viewers('a'))).toBe(3)
+    // A redelivery of the old batches after the repair changes nothing.
+    await recordClicks({ topic, partition: 1, records: partition1 }, stores)
+    expect(await count('a')).toBe(4)
+    expect(await count('b')).toBe(3)
+    expect((await reconcileCounts({ sql: db.sql, redis, keys, topic })).drifted).toEqual([])
+  })
+
+  it('leaves clicks Postgres holds above the applied mark to the worker, so none is counted twice', async () => {
+    const batch1 = [click('a'), click('a')]
+    const batch2 = [click('a'), click('a'), click('a')]
+    await recordClicks({ topic, partition: 0, records: asRecords(batch1, 0) }, stores)
+    // The worker wrote the next batch to Postgres and died before Redis.
+    await insertClicks(
+      db.sql,
+      batch2.map((c, i) => ({ click: c, partition: 0, offset: String(2 + i) })),
+    )
+    const result = await reconcileCounts({ sql: db.sql, redis, keys, topic })
+    expect(result.drifted).toEqual([])
+    expect(await count('a')).toBe(2)
+    // Kafka redelivers the batch; now it counts, once.
+    await recordClicks({ topic, partition: 0, records: asRecords(batch2, 2) }, stores)
+    expect(await count('a')).toBe(5)
+  })
+
+  it('repairs over-counting, and with repair off only reports', async () => {
+    await recordClicks({ topic, partition: 0, records: asRecords([click('a'), click('a')], 0) }, stores)
+    await redis.incrby(keys.clickCount('a'), 5)
+    await redis.set(keys.clickCount('ghost'), 9)
+    const report = await reconcileCounts({ sql: db.sql, redis, keys, topic, repair: false })
+    expect(report.drifted).toEqual(
+      expect.arrayContaining([
+        { adId: 'a', postgres: 2, redis: 7, drift: 5 },
+        { adId: 'ghost', postgres: 0, redis: 9, drift: 9 },
+      ]),
+    )
+    expect(await count('a')).toBe(7)
+    await reconcileCounts({ sql: db.sql, redis, keys, topic })
+    expect(await count('a')).toBe(2)
+    expect(await redis.exists(keys.clickCount('ghost'))).toBe(0)
+  })
+
+  it('makes the worker wait while it runs, and refuses to run twice at once', async () => {
+    await redis.set(keys.reconcileLock(topic), 'someone-else', 'PX', 10_000)
+    await expect(
+      recordClicks({ topic, partition: 0, records: asRecords([click('a')], 0) }, stores),
+    ).rejects.toThrow(/RECONCILING/)
+    await expect(reconcileCounts({ sql: db.sql, redis, keys, topic })).rejects.toBeInstanceOf(
+      ReconcileBusyError,
+    )
+    await redis.del(keys.reconcileLock(topic))
+    await recordClicks({ topic, partition: 0, records: asRecords([click('a')], 0) }, stores)
+    expect(await count('a')).toBe(1)
+  })
+})

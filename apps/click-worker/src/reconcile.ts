@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto'
+import type { RedisKeys } from '@adtrack/contracts'
+import type { Sql } from '@adtrack/db'
+import type { Redis } from 'ioredis'
+import { viewerIdOf } from './record-clicks.js'
+
+export interface AdDrift {
+  adId: string
+  /** Clicks Postgres holds that Redis should have applied. */
+  postgres: number
+  redis: number
+  /** redis - postgres: positive is over-counting, negative under-counting. */
+  drift: number
+}
+
+export interface ReconcileResult {
+  adsChecked: number
+  drifted: AdDrift[]
+  repaired: boolean
+  durationMs: number
+}
+
+export class ReconcileBusyError extends Error {
+  constructor() {
+    super('another reconciliation holds the lock')
+    this.name = 'ReconcileBusyError'
+  }
+}
+
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`
+
+/**
+ * Recomputes Redis click counts and unique viewers from Postgres, the source of truth, reports the
+ * drift per ad and (unless repair is false) repairs it.
+ *
+ * TRICKY: the worker keeps writing while this runs. Postgres may hold clicks that Redis has not applied
+ * yet (the worker writes Postgres first), and those must not be added here or the worker would add them
+ * again. So: take the lock that makes the worker's Redis script wait, read each partition's
+ * applied-offset mark, and count only the Postgres rows owned by records at or below the mark: exactly
+ * the clicks Redis should hold at this instant. Rows above the mark are the worker's to apply.
+ * After Redis lost its data a partition has no mark: it gets Postgres's highest offset for that
+ * partition (every record up to it has been through Postgres, since a partition's batches are written
+ * in order), so the whole history is restored here and the worker skips it if it comes again.
+ * NOTE: clicks rows record partition and offset but not the topic; one database serves one topic.
+ */
+export async function reconcileCounts(deps: {
+  sql: Sql
+  redis: Redis
+  keys: RedisKeys
+  topic: string
+  repair?: boolean
+  lockTtlMs?: number
+}): Promise<ReconcileResult> {
+  const started = Date.now()
+  const { sql, redis, keys, topic } = deps
+  const lockKey = keys.reconcileLock(topic)
+  const token = randomUUID()
+  const locked = await redis.set(lockKey, token, 'PX', deps.lockTtlMs ?? 120_000, 'NX')
+  if (locked !== 'OK') throw new ReconcileBusyError()
+  try {
+    const marks = await appliedMarks(redis, keys, topic)
+    await restoreLostMarks(sql, redis, keys, topic, marks)
+    const partitions = [...marks.keys()]
+    const offsets = partitions.map((p) => marks.get(p) as string)
+    const pgRows = await sql<{ ad_id: string; n: number }[]>`
+      select c.ad_id, count(*)::int as n
+      from clicks c
+      join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
+        on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
+      group by c.ad_id`
+    const expected = new Map(pgRows.map((r) => [r.ad_id, r.n]))
+    const actual = await redisCounts(redis, keys)
+    const drifted: AdDrift[] = []
+    for (const adId of new Set([...expected.keys(), ...actual.keys()])) {
+      const pg = expected.get(adId) ?? 0
+      const rd = actual.get(adId) ?? 0
+      if (pg !== rd) drifted.push({ adId, postgres: pg, redis: rd, drift: rd - pg })
+    }
+    const repair = deps.repair ?? true
+    if (repair && drifted.length > 0) {
+      await repairAds(deps, drifted, partitions, offsets)
+    }
+    return { adsChecked: expected.size, drifted, repaired: repair, durationMs: Date.now() - started }
+  } finally {
+    await redis.eval(RELEASE_SCRIPT, 1, lockKey, token)
+  }
+}
+
+async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = next
+    found.push(...batch)
+  } while (cursor !== '0')
+  return found
+}
+
+async function appliedMarks(redis: Redis, keys: RedisKeys, topic: string): Promise<Map<number, string>> {
+  const markKeys = await scanAll(redis, keys.appliedOffsetPattern(topic))
+  const values = markKeys.length ? await redis.mget(markKeys) : []
+  const prefix = keys.appliedOffset(topic, 0).slice(0, -1)
+  const marks = new Map<number, string>()
+  markKeys.forEach((key, i) => {
+    const value = values[i]
+    if (value !== null && value !== undefined) marks.set(Number(key.slice(prefix.length)), value)
+  })
+  return marks
+}
+
+async function restoreLostMarks(
+  sql: Sql,
+  redis: Redis,
+  keys: RedisKeys,
+  topic: string,
+  marks: Map<number, string>,
+): Promise<void> {
+  const highest = await sql<{ kafka_partition: number; max: string }[]>`
+    select kafka_partition, max(kafka_offset)::text as max from clicks group by kafka_partition`
+  for (const { kafka_partition, max } of highest) {
+    if (marks.has(kafka_partition)) continue
+    // NX: a worker batch may have set the mark since it was read; its value then stands.
+    await redis.set(keys.appliedOffset(topic, kafka_partition), max, 'NX')
+    marks.set(kafka_partition, (await redis.get(keys.appliedOffset(topic, kafka_partition))) ?? max)
+  }
+}
+
+async function redisCounts(redis: Redis, keys: RedisKeys): Promise<Map<string, number>> {
+  const countKeys = await scanAll(redis, keys.clickCountPattern())
+  const counts = new Map<string, number>()
+  const [head, tail] = keys.clickCount('\u0000').split('\u0000') as [string, string]
+  for (let i = 0; i < countKeys.length; i += 1000) {
+    const chunk = countKeys.slice(i, i + 1000)
+    const values = await redis.mget(chunk)
+    chunk.forEach((key, j) =>
+      counts.set(key.slice(head.length, key.length - tail.length), Number(values[j] ?? 0)),
+    )
+  }
+  return counts
+}
+
+async function repairAds(
+  deps: { sql: Sql; redis: Redis; keys: RedisKeys },
+  drifted: AdDrift[],
+  partitions: number[],
+  offsets: string[],
+): Promise<void> {
+  const { sql, redis, keys } = deps
+  const adIds = drifted.map((d) => d.adId)
+  const fix = redis.multi()
+  for (const d of drifted) {
+    if (d.postgres === 0) fix.del(keys.clickCount(d.adId))
+    else fix.set(keys.clickCount(d.adId), d.postgres)
+    fix.del(keys.viewers(d.adId))
+  }
+  await fix.exec()
+  // The HyperLogLog of a drifted ad cannot be trusted either: rebuild it from the same rows.
+  const viewers = sql<{ ad_id: string; ip: string; user_agent: string }[]>`
+    select distinct c.ad_id, c.ip, c.user_agent
+    from clicks c
+    join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
+      on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
+    where c.ad_id = any(${adIds}::text[])`
+  for await (const rows of viewers.cursor(5000)) {
+    const byAd = new Map<string, string[]>()
+    for (const r of rows) {
+      const list = byAd.get(r.ad_id) ?? []
+      list.push(viewerIdOf(r.ip, r.user_agent))
+      byAd.set(r.ad_id, list)
+    }
+    const add = redis.pipeline()
+    for (const [adId, ids] of byAd) add.pfadd(keys.viewers(adId), ...ids)
+    await add.exec()
+  }
+}

@@ -1,4 +1,6 @@
 import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
@@ -9,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
+import { DEGRADED_HEADER } from './routes/analytics.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
@@ -102,5 +105,70 @@ describe('probes and errors', () => {
     expect(res.statusCode).toBe(404)
     expect(res.json()).toMatchObject({ statusCode: 404, error: 'Not Found' })
     expect(res.headers['x-request-id']).toBe('req-123')
+  })
+})
+
+describe('when a store is down', () => {
+  /** An app whose Redis and/or Postgres point at a port where nothing listens. */
+  async function appWith(opts: { redisDown?: boolean; postgresDown?: boolean }) {
+    const deadPort = await freePort()
+    const deadRedis = createRedis(`redis://127.0.0.1:${deadPort}`)
+    deadRedis.on('error', () => {})
+    const deadSql = createSql(`postgres://postgres@127.0.0.1:${deadPort}/none`, { max: 1 })
+    const sql = opts.postgresDown ? deadSql : db.sql
+    const app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
+      ads: new AdStore(sql),
+      counts: new ClickCounts(opts.redisDown ? deadRedis : redis, keys),
+      registry: new Registry(),
+      readiness: new Readiness({}),
+    })
+    return {
+      app,
+      close: async () => {
+        await app.close()
+        deadRedis.disconnect()
+        await deadSql.end({ timeout: 1 })
+      },
+    }
+  }
+
+  it('answers exact counts from Postgres, marked degraded, while Redis is down', async () => {
+    await db.sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset)
+      values ('pg-only-1', 'a2', 1, now(), '1.1.1.1', 'ua', 0, 1), ('pg-only-2', 'a2', 1, now(), '1.1.1.2', 'ua', 0, 2),
+             ('pg-only-3', 'a2', 1, now(), '1.1.1.1', 'ua', 0, 3)`
+    const { app, close } = await appWith({ redisDown: true })
+    try {
+      const res = await app.inject('/ads/analytics?ad_id=a2')
+      expect(res.statusCode).toBe(200)
+      expect(res.headers[DEGRADED_HEADER]).toBe('redis-unavailable')
+      expect(res.json()).toEqual({ ad_id: 'a2', click_count: 3, unique_viewers: 2 })
+      expect((await app.inject('/ads/analytics?ad_id=nope')).statusCode).toBe(404)
+    } finally {
+      await close()
+    }
+  })
+
+  it('answers counts from Redis, marked degraded, while Postgres is down', async () => {
+    const { app, close } = await appWith({ postgresDown: true })
+    try {
+      const res = await app.inject('/ads/analytics?ad_id=a1')
+      expect(res.statusCode).toBe(200)
+      expect(res.headers[DEGRADED_HEADER]).toBe('postgres-unavailable')
+      expect(res.json().click_count).toBe(42)
+    } finally {
+      await close()
+    }
+  })
+
+  it('answers 503 with Retry-After only when neither store can answer', async () => {
+    const { app, close } = await appWith({ redisDown: true, postgresDown: true })
+    try {
+      const res = await app.inject('/ads/analytics?ad_id=a1')
+      expect(res.statusCode).toBe(503)
+      expect(res.headers['retry-after']).toBe('5')
+      expect(res.json()).toMatchObject({ statusCode: 503, code: 'STORES_UNAVAILABLE' })
+    } finally {
+      await close()
+    }
   })
 })

@@ -32,12 +32,12 @@ const sql = createSql(config.DATABASE_URL, { max: 10, applicationName: 'analytic
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 
+// NOTE: either store can answer reads (Postgres alone while Redis is down), so the service stays ready
+// while at least one of them does; restarting it or routing around it would not help.
 const readiness = new Readiness({
-  postgres: async () => {
-    await sql`select 1`
-  },
-  redis: async () => {
-    await redis.ping()
+  stores: async () => {
+    const results = await Promise.allSettled([sql`select 1`, redis.ping()])
+    if (results.every((r) => r.status === 'rejected')) throw new Error('neither postgres nor redis answers')
   },
 })
 const app = await buildApp(config, {

@@ -36,15 +36,19 @@ export function retryDelayMs(attempt: number, { baseMs = 250, maxMs = 15_000 } =
 
 /** Builds the consumer-group worker from config and dependencies; start() begins consuming. */
 export function buildWorker(
-  config: Pick<WorkerConfig, 'KAFKA_TOPIC' | 'KAFKA_GROUP_ID' | 'REDIS_KEY_PREFIX'>,
+  config: Pick<WorkerConfig, 'KAFKA_TOPIC' | 'KAFKA_GROUP_ID' | 'REDIS_KEY_PREFIX'> & {
+    sessionTimeoutMs?: number
+  },
   deps: WorkerDeps,
 ): ClickWorker {
   const { logger, metrics } = deps
   const consumer = deps.kafka.consumer({
     groupId: config.KAFKA_GROUP_ID,
     allowAutoTopicCreation: false,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3000,
+    sessionTimeout: config.sessionTimeoutMs ?? 30_000,
+    // A dead member holds up a rebalance until this runs out, so keep it close to the session timeout.
+    rebalanceTimeout: Math.max(10_000, (config.sessionTimeoutMs ?? 30_000) * 2),
+    heartbeatInterval: Math.max(500, Math.floor((config.sessionTimeoutMs ?? 30_000) / 10)),
   })
   const producer: Producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   const stores: ClickStores = {

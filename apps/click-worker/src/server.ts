@@ -30,7 +30,10 @@ const sql = createSql(config.DATABASE_URL, { max: 4, applicationName: 'click-wor
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
-const worker = buildWorker(config, { kafka, sql, redis, logger, metrics })
+const worker = buildWorker(
+  { ...config, sessionTimeoutMs: parseDuration(config.KAFKA_SESSION_TIMEOUT) },
+  { kafka, sql, redis, logger, metrics },
+)
 
 const readiness = new Readiness({
   kafka: async () => {

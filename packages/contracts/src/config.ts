@@ -102,6 +102,10 @@ export const WorkerConfig = Type.Object({
   KAFKA_CLIENT_ID: Type.String({ default: 'click-worker' }),
   ...topicCreation,
   KAFKA_GROUP_ID: Type.String({ minLength: 1, default: 'click-worker', description: 'Consumer group.' }),
+  KAFKA_SESSION_TIMEOUT: Duration(
+    '30s',
+    'How long the group waits for a silent worker before giving its partitions to others (broker allows 6s-5m).',
+  ),
   DATABASE_URL,
   REDIS_URL,
   REDIS_KEY_PREFIX,

@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{apps,packages}/*/src/**/*.test.ts'],
-          exclude: ['**/*.integration.test.ts', '**/node_modules/**', '**/dist/**'],
+          exclude: ['**/*.integration.test.ts', '**/*.faults.test.ts', '**/node_modules/**', '**/dist/**'],
         },
       },
       {
@@ -23,6 +23,17 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Two cores share the brokers with the tests: run files one or two at a time.
           maxWorkers: 2,
+        },
+      },
+      {
+        // Kills and restarts Kafka, Postgres, Redis and workers: its own stack, one scenario at a time.
+        test: {
+          name: 'faults',
+          include: ['packages/fault-tests/src/**/*.faults.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          maxWorkers: 1,
         },
       },
     ],

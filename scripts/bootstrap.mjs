@@ -6,7 +6,7 @@
 // LTS and the pnpm pinned in package.json), install and build the workspace, then hand over to code that
 // runs under Node 24. Tools are cached per user, outside the checkout, so a fresh clone reuses them.
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,15 +94,31 @@ if (command === 'test') {
   say('lint and typecheck')
   pnpm(['exec', 'biome', 'check', '.'])
   pnpm(['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'])
-  say('unit and integration tests (vitest)')
-  const resultsFile = join(root, 'test-results', 'vitest.json')
-  const res = spawnSync(
-    nodeBin,
-    [pnpmJs, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...rest],
-    { stdio: 'inherit', cwd: root, env },
-  )
-  printSummary(resultsFile)
-  process.exit(res.status ?? 1)
+  // With no arguments: unit and integration tests, then the fault suite on its own, since it kills and
+  // restarts real processes and should not share the two cores with the integration tests.
+  const runs = rest.length
+    ? [{ label: 'tests', args: rest }]
+    : [
+        { label: 'unit and integration tests', args: ['--project', 'unit', '--project', 'integration'] },
+        { label: 'fault suite', args: ['--project', 'faults'] },
+      ]
+  const totals = { passed: 0, failed: 0, skipped: 0 }
+  let status = 0
+  for (const [i, { label, args }] of runs.entries()) {
+    say(`${label} (vitest)`)
+    const resultsFile = join(root, 'test-results', `vitest-${i}.json`)
+    rmSync(resultsFile, { force: true })
+    const res = spawnSync(
+      nodeBin,
+      [pnpmJs, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args],
+      { stdio: 'inherit', cwd: root, env },
+    )
+    if (res.status !== 0) status = res.status ?? 1
+    addResults(resultsFile, totals)
+  }
+  // One plain closing line for whoever reads the end of the log.
+  process.stdout.write(`vitest: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`)
+  process.exit(status)
 }
 
 // start and stack hand over to the local stack's CLI, which runs until Ctrl-C.
@@ -119,10 +135,14 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 
-/** One plain closing line for whoever reads the end of the log: `vitest: N passed, N failed, N skipped`. */
-function printSummary(file) {
-  if (!existsSync(file)) return say('no test results were written')
+function addResults(file, totals) {
+  if (!existsSync(file)) {
+    say(`no test results were written to ${file}`)
+    totals.failed += 1
+    return
+  }
   const r = JSON.parse(readFileSync(file, 'utf8'))
-  const skipped = r.numPendingTests + r.numTodoTests
-  process.stdout.write(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped\n`)
+  totals.passed += r.numPassedTests
+  totals.failed += r.numFailedTests
+  totals.skipped += r.numPendingTests + r.numTodoTests
 }

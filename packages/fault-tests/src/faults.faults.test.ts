@@ -1,0 +1,173 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { deadLetterTopic } from '@adtrack/contracts'
+import { Kafka, logLevel } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ClickLoad } from './load.js'
+import { FaultRig, printTable, type Scenario, type ScenarioRow } from './rig.js'
+
+// Each scenario runs a steady load of clicks (players retry a refused click with the same click_id),
+// breaks something for real, lets the load finish, and then checks the promise: every click that got
+// a 2xx is in Postgres exactly once, and Redis counts equal Postgres counts.
+let rig: FaultRig
+const rows: ScenarioRow[] = []
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+beforeAll(async () => {
+  rig = await FaultRig.start()
+})
+
+afterAll(async () => {
+  await rig?.stop()
+  if (rows.length) {
+    const table = printTable(rows)
+    process.stdout.write(`\nfault suite\n${table}\n`)
+    await mkdir('test-results', { recursive: true })
+    await writeFile(join('test-results', 'faults.md'), `${table}\n`)
+  }
+})
+
+async function run(scenario: Scenario, load: ClickLoad, fault: () => Promise<void>) {
+  try {
+    await fault()
+    const result = await load.stop()
+    const row = await scenario.verify(result)
+    rows.push(row)
+    expect(row.lost, 'acknowledged clicks missing from Postgres').toBe(0)
+    expect(row.duplicated, 'clicks counted twice in Redis').toBe(0)
+    expect(row.redisDrift, 'Redis counts differing from Postgres').toBe(0)
+    expect(row.phantom, 'clicks in Postgres nobody sent').toBe(0)
+    // Players retried until acknowledged, so the stored set is exactly the acknowledged set.
+    expect(result.acknowledged.size, 'clicks never acknowledged').toBe(result.attempted.size)
+    expect(row.inPostgres).toBe(row.acknowledged)
+    return { row, result }
+  } finally {
+    await scenario.close()
+  }
+}
+
+const clickUrl = (scenario: Scenario) => `${scenario.service('ingest-api').httpUrl}/ads/click`
+
+describe('no acknowledged click is lost or counted twice', () => {
+  it('Kafka broker killed with SIGKILL mid-load, then restarted', async () => {
+    const s = await rig.scenario('kafka SIGKILL + restart')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1500,
+      giveUpAfterMs: 90_000,
+    }).start()
+    await run(s, load, async () => {
+      await pause(4000)
+      await rig.stack.kafka.kill('SIGKILL')
+      await pause(4000)
+      await rig.stack.kafka.start()
+    })
+  })
+
+  it('a worker killed with SIGKILL mid-batch five times, a second worker taking over', async () => {
+    const s = await rig.scenario('worker SIGKILL x5')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 3000,
+      giveUpAfterMs: 90_000,
+    }).start()
+    const kills: (number | null)[] = []
+    await run(s, load, async () => {
+      for (let i = 0; i < 5; i++) {
+        await pause(2500)
+        const victim = s.service('click-worker')
+        expect(victim.process.pid).toBeDefined()
+        kills.push(await victim.stop('SIGKILL'))
+        await s.start('click-worker')
+      }
+    })
+    // Five processes really died by SIGKILL (exit code null: killed by a signal).
+    expect(kills).toEqual([null, null, null, null, null])
+  })
+
+  it('Postgres restarted during a load', async () => {
+    const s = await rig.scenario('postgres restart')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1500,
+      giveUpAfterMs: 90_000,
+    }).start()
+    await run(s, load, async () => {
+      await pause(4000)
+      await rig.stack.postgres.stop()
+      await pause(3000)
+      await rig.stack.postgres.start()
+    })
+  })
+
+  it('Redis restarted with its data gone during a load; reconciliation restores exact counts', async () => {
+    const s = await rig.scenario('redis restart, data lost')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1500,
+      giveUpAfterMs: 90_000,
+    }).start()
+    await run(s, load, async () => {
+      await pause(5000)
+      await rig.stack.redis.kill('SIGKILL') // started without persistence: everything in it is gone
+      await pause(2000)
+      await rig.stack.redis.start()
+    })
+  })
+
+  it('a poison message lands in the dead-letter topic and its partition keeps flowing', async () => {
+    const s = await rig.scenario('poison message')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1000,
+      giveUpAfterMs: 60_000,
+    }).start()
+    const kafka = new Kafka({
+      clientId: 'poisoner',
+      brokers: rig.stack.kafka.brokers,
+      logLevel: logLevel.NOTHING,
+    })
+    const topic = s.env.KAFKA_TOPIC as string
+    await run(s, load, async () => {
+      await pause(3000)
+      const producer = kafka.producer()
+      await producer.connect()
+      // Same keys as real clicks on ads 1 and 3, so they sit in partitions that keep receiving clicks.
+      await producer.send({
+        topic,
+        messages: [
+          { key: '1', value: '{"this is": "not a click"' },
+          { key: '3', value: JSON.stringify({ v: 1, ad_id: '3', playback_time: 99_999 }) },
+        ],
+      })
+      await producer.disconnect()
+    })
+    const letters: { value: string; reason: string }[] = []
+    const consumer = kafka.consumer({ groupId: `${topic}-dlq-check` })
+    await consumer.connect()
+    await consumer.subscribe({ topic: deadLetterTopic(topic), fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        letters.push({ value: String(message.value), reason: String(message.headers?.['dlq-reason']) })
+      },
+    })
+    const deadline = Date.now() + 30_000
+    while (letters.length < 2 && Date.now() < deadline) await pause(200)
+    await consumer.disconnect()
+    expect(letters.map((l) => l.value).sort()).toEqual(
+      ['{"this is": "not a click"', JSON.stringify({ v: 1, ad_id: '3', playback_time: 99_999 })].sort(),
+    )
+    expect(letters.every((l) => l.reason.length > 0)).toBe(true)
+  })
+})

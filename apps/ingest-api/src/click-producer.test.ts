@@ -1,6 +1,7 @@
 import type { ClickMessage } from '@adtrack/contracts'
-import { describe, expect, it } from 'vitest'
-import { type BatchSender, ClickProducer } from './click-producer.js'
+import { describe, expect, it, vi } from 'vitest'
+import { type BatchSender, ClickProducer, type ClickSpool, QueueFullError } from './click-producer.js'
+import { SpoolFullError } from './spool.js'
 
 const click = (n: number): ClickMessage => ({
   v: 1,
@@ -111,5 +112,282 @@ describe('ClickProducer', () => {
     await flushed
     await sent
     expect(producer.waiting).toBe(0)
+  })
+})
+
+/** The producer's spool, in memory: segments sealed when handed out, like the one on disk. */
+class MemorySpool implements ClickSpool {
+  segments: { id: number; records: Buffer[]; sealed: boolean }[] = []
+  deleted: number[] = []
+  private nextId = 1
+  private listeners = new Set<() => void>()
+  constructor(private readonly capacity = Number.POSITIVE_INFINITY) {}
+
+  get records(): number {
+    return this.segments.reduce((n, s) => n + s.records.length, 0)
+  }
+  get isEmpty(): boolean {
+    return this.records === 0
+  }
+  get clickIds(): string[] {
+    return this.segments.flatMap((s) => s.records.map((r) => JSON.parse(r.toString()).click_id))
+  }
+  async append(payloads: Buffer[]): Promise<void> {
+    if (this.records + payloads.length > this.capacity) throw new SpoolFullError(this.records, this.capacity)
+    let last = this.segments.at(-1)
+    if (!last || last.sealed) {
+      last = { id: this.nextId++, records: [], sealed: false }
+      this.segments.push(last)
+    }
+    last.records.push(...payloads)
+    for (const listener of this.listeners) listener()
+  }
+  async nextSegment() {
+    const oldest = this.segments[0]
+    if (!oldest) return undefined
+    oldest.sealed = true
+    return { id: oldest.id, records: [...oldest.records] }
+  }
+  async deleteSegment(id: number): Promise<void> {
+    this.segments = this.segments.filter((s) => s.id !== id)
+    this.deleted.push(id)
+  }
+  /** Later appends start a new segment. */
+  seal(): void {
+    const last = this.segments.at(-1)
+    if (last) last.sealed = true
+  }
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
+
+/** A broker that is up, down (refuses at once), or holds each send until the test acknowledges it. */
+function switchableKafka() {
+  let mode: 'up' | 'down' | 'held' = 'up'
+  const delivered: string[] = []
+  const attempts: string[][] = []
+  const held: Array<() => void> = []
+  const sender: BatchSender = {
+    sendBatch: async (req) => {
+      const ids = (req.topicMessages?.[0]?.messages ?? []).map((m) => JSON.parse(String(m.value)).click_id)
+      attempts.push(ids)
+      if (mode === 'down') throw new Error('connect ECONNREFUSED')
+      if (mode === 'held') await new Promise<void>((resolve) => held.push(resolve))
+      delivered.push(...ids)
+      return []
+    },
+  }
+  return {
+    sender,
+    delivered,
+    attempts,
+    held,
+    set: (m: typeof mode) => {
+      mode = m
+    },
+  }
+}
+
+const ids = (...ns: number[]) => ns.map((n) => click(n).click_id)
+const payloads = (...ns: number[]) => ns.map((n) => Buffer.from(JSON.stringify(click(n))))
+const fast = { minBackoffMs: 1, maxBackoffMs: 2, halfOpenAfterMs: 20, lingerMs: 0, maxBatch: 100 }
+const soon = () => performance.now() + 5_000
+
+describe('ClickProducer with a spool', () => {
+  it('spools a batch Kafka refuses, resolving its clicks once the spool holds them', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const spool = new MemorySpool()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, retries: 2, spool })
+    await Promise.all([producer.send(click(1), soon()), producer.send(click(2), soon())])
+    expect(spool.clickIds).toEqual(ids(1, 2))
+    expect(kafka.delivered).toEqual([])
+    expect(kafka.attempts.length).toBeGreaterThanOrEqual(3) // the batch was retried before it was spooled
+    await producer.close()
+  })
+
+  it('gives Kafka only until the deadline (less the spool reserve) before spooling', async () => {
+    const kafka = switchableKafka()
+    kafka.set('held') // Kafka accepts the connection and never answers
+    const spool = new MemorySpool()
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      ...fast,
+      retries: 1000,
+      spool,
+      spoolReserveMs: 20,
+    })
+    await producer.send(click(1), performance.now() + 60)
+    expect(spool.clickIds).toEqual(ids(1))
+    await producer.close()
+  })
+
+  it('without a spool, rejects a click Kafka did not acknowledge before its deadline', async () => {
+    const kafka = switchableKafka()
+    kafka.set('held')
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, retries: 1000 })
+    await expect(producer.send(click(1), performance.now() + 30)).rejects.toThrow(/deadline/)
+  })
+
+  it('sends every click to the spool while it holds anything, so nothing overtakes the backlog', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const spool = new MemorySpool()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, spool })
+    await producer.send(click(1), soon())
+    await producer.send(click(2), soon())
+    // Kafka is back but slow: the replay's first send is in flight when click 3 arrives.
+    kafka.set('held')
+    await vi.waitFor(() => expect(kafka.held).toHaveLength(1), { timeout: 2000 })
+    await producer.send(click(3), soon())
+    expect(spool.clickIds).toEqual(ids(1, 2, 3))
+    expect(kafka.held).toHaveLength(1) // click 3 did not go to Kafka on its own
+    kafka.set('up')
+    kafka.held.shift()?.()
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true), { timeout: 2000 })
+    await producer.send(click(4), soon()) // the spool is empty again: straight to Kafka
+    expect(kafka.delivered).toEqual(ids(1, 2, 3, 4))
+    await producer.close()
+  })
+
+  it('replays oldest segment first and deletes a segment only once Kafka acknowledged all of it', async () => {
+    const spool = new MemorySpool()
+    await spool.append(payloads(1, 2, 3, 4, 5))
+    spool.seal()
+    await spool.append(payloads(6))
+    const kafka = switchableKafka()
+    kafka.set('held')
+    const replayed = { inc: vi.fn() }
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      ...fast,
+      maxBatch: 2,
+      spool,
+      replayedClicks: replayed as never,
+    })
+    await vi.waitFor(() => expect(kafka.held).toHaveLength(1), { timeout: 2000 })
+    kafka.held.shift()?.() // the first two are acknowledged...
+    await vi.waitFor(() => expect(kafka.held).toHaveLength(1))
+    expect(kafka.delivered).toHaveLength(2)
+    expect(spool.deleted).toEqual([]) // ...but the segment still holds three more
+    kafka.set('up')
+    kafka.held.shift()?.()
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true), { timeout: 2000 })
+    expect(spool.deleted).toEqual([1, 2])
+    expect(kafka.delivered).toEqual(ids(1, 2, 3, 4, 5, 6))
+    expect(replayed.inc.mock.calls.reduce((n, [k]) => n + k, 0)).toBe(6)
+    await producer.close()
+  })
+
+  it('replays a spool left from before a restart before any new click, and reports replaying meanwhile', async () => {
+    const spool = new MemorySpool()
+    await spool.append(payloads(1, 2))
+    const kafka = switchableKafka()
+    kafka.set('held')
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, spool })
+    expect(producer.replaying).toBe(true)
+    const fresh = producer.send(click(3), soon())
+    await vi.waitFor(() => expect(kafka.held).toHaveLength(1))
+    kafka.set('up')
+    kafka.held.shift()?.()
+    await fresh
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true), { timeout: 2000 })
+    expect(kafka.delivered).toEqual(ids(1, 2, 3))
+    expect(producer.replaying).toBe(false)
+    await producer.close()
+  })
+
+  it('keys replayed records by ad and sends them byte for byte as spooled', async () => {
+    const spool = new MemorySpool()
+    const value = JSON.stringify(click(7))
+    await spool.append([Buffer.from(value)])
+    const seen: { key: unknown; value: string }[] = []
+    const producer = new ClickProducer(
+      {
+        sendBatch: async (req) => {
+          for (const m of req.topicMessages?.[0]?.messages ?? [])
+            seen.push({ key: m.key, value: String(m.value) })
+          return []
+        },
+      },
+      'clicks',
+      { ...fast, spool },
+    )
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true))
+    expect(seen).toEqual([{ key: '1', value }])
+    await producer.close()
+  })
+
+  it('opens the circuit while Kafka keeps failing: then clicks go to the spool without trying Kafka', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      ...fast,
+      breakerThreshold: 2,
+      halfOpenAfterMs: 60_000,
+      spool: new MemorySpool(),
+    })
+    await producer.send(click(1), soon())
+    await vi.waitFor(() => expect(producer.breakerState).toBe(2), { timeout: 2000 })
+    const attempts = kafka.attempts.length
+    await producer.send(click(2), soon())
+    await producer.flush()
+    expect(kafka.attempts).toHaveLength(attempts)
+    await producer.close()
+  })
+
+  it('rejects the clicks of a batch the spool has no room for, and keeps the ones it took', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const spool = new MemorySpool(2)
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, spool })
+    await producer.send(click(1), soon())
+    await producer.send(click(2), soon())
+    await expect(producer.send(click(3), soon())).rejects.toBeInstanceOf(SpoolFullError)
+    expect(spool.clickIds).toEqual(ids(1, 2))
+    await producer.close()
+  })
+
+  it('refuses clicks beyond maxQueued at once instead of queueing them', async () => {
+    const kafka = switchableKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      lingerMs: 60_000,
+      maxBatch: 100,
+      maxQueued: 2,
+    })
+    const queued = [producer.send(click(1)), producer.send(click(2))]
+    expect(producer.saturated).toBe(true)
+    await expect(producer.send(click(3))).rejects.toBeInstanceOf(QueueFullError)
+    await producer.flush()
+    await Promise.all(queued)
+    expect(producer.saturated).toBe(false)
+    expect(kafka.delivered).toEqual(ids(1, 2))
+  })
+
+  it('close() sends what is queued, then stops replaying and leaves the rest in the spool', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const spool = new MemorySpool()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, lingerMs: 60_000, spool })
+    const sent = producer.send(click(1), soon())
+    await producer.close({ drainMs: 0 })
+    await sent
+    expect(spool.clickIds).toEqual(ids(1))
+    const attempts = kafka.attempts.length
+    kafka.set('up')
+    await new Promise((r) => setTimeout(r, 50))
+    expect(kafka.attempts).toHaveLength(attempts) // the replay loop has stopped
+  })
+
+  it('close() drains the spool to Kafka while it can within drainMs', async () => {
+    const kafka = switchableKafka()
+    kafka.set('down')
+    const spool = new MemorySpool()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { ...fast, spool })
+    await producer.send(click(1), soon())
+    kafka.set('up')
+    await producer.close({ drainMs: 10_000 })
+    expect(spool.isEmpty).toBe(true)
+    expect(kafka.delivered).toEqual(ids(1))
   })
 })

@@ -1,38 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClickMessage } from '@adtrack/contracts'
-import type { Producer } from 'kafkajs'
-import type { Histogram } from 'prom-client'
+import type { Message, ProducerBatch } from 'kafkajs'
+import type { Logger } from 'pino'
+import type { Counter, Histogram } from 'prom-client'
+import { type BatchSender, type BreakerGaugeValue, KafkaGate, type KafkaGateOptions } from './kafka-gate.js'
+
+export type { BatchSender }
+
+/** What the producer needs of the spool: Spool (spool.ts) on disk, or an in-memory stand-in in tests. */
+export interface ClickSpool {
+  /** True when nothing is spooled and no append is under way. */
+  readonly isEmpty: boolean
+  append(payloads: Buffer[]): Promise<void>
+  nextSegment(): Promise<{ id: number; records: Buffer[] } | undefined>
+  deleteSegment(id: number): Promise<void>
+  onAppend(listener: () => void): () => void
+}
+
+/** The producer already holds as many clicks as it may; the caller should shed load. */
+export class QueueFullError extends Error {
+  constructor(readonly limit: number) {
+    super(`${limit} clicks already wait for Kafka`)
+    this.name = 'QueueFullError'
+  }
+}
+
+export interface ClickProducerOptions extends KafkaGateOptions {
+  lingerMs: number
+  maxBatch: number
+  /** Clicks that may wait for the next batch; send() refuses more with QueueFullError. */
+  maxQueued?: number
+  /**
+   * Where clicks go when Kafka does not acknowledge them in time or the circuit is open, and every click
+   * while it holds anything, so that nothing overtakes the backlog. Without one, such clicks are rejected.
+   */
+  spool?: ClickSpool
+  /** Kept back from a batch's deadline for writing it to the spool if Kafka has not acknowledged it. */
+  spoolReserveMs?: number
+  /** How long one replayed batch may wait for Kafka's acknowledgement before it is tried again. */
+  replayTimeoutMs?: number
+  produceSeconds?: Histogram<'outcome'>
+  spooledClicks?: Counter
+  replayedClicks?: Counter
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>
+}
 
 interface Pending {
   message: ClickMessage
+  /** The Kafka record value, exactly as sent and as spooled. */
+  value: string
+  /** performance.now() instant by which the caller needs an answer. */
+  deadline: number
   resolve: () => void
   reject: (err: Error) => void
 }
 
-/** What the producer needs of kafkajs: only sendBatch, so the batching logic is testable without a broker. */
-export type BatchSender = Pick<Producer, 'sendBatch'>
-
 /**
  * Collects clicks for up to `lingerMs` (or until `maxBatch` are waiting) and sends them to Kafka in one
- * sendBatch, resolving each click's promise only when the brokers have acknowledged the batch.
+ * sendBatch, resolving each click's promise only once the click is durable: acknowledged by Kafka (all
+ * in-sync replicas) or, when Kafka cannot take it in time, fsync'd in the local spool.
  * NOTE: kafkajs has no linger of its own; without this, every click would be its own produce request.
- * TRICKY: one batch is in flight at a time. The idempotent producer needs in-order sends per partition,
- * and clicks arriving during a send simply form the next, larger batch.
+ * TRICKY: one batch is in flight at a time, and while the spool holds anything every new batch is
+ * appended to it instead of sent: the replay loop alone sends, oldest first, so clicks reach Kafka in the
+ * order they were accepted. The two never send at once: the pump sends only while the spool is empty,
+ * and the spool fills only through the pump (or is non-empty from the start, before any pump).
  */
 export class ClickProducer {
   private queue: Pending[] = []
   private timer: NodeJS.Timeout | undefined
   private sending: Promise<void> | undefined
+  private readonly gate: KafkaGate
+  private readonly replayAbort = new AbortController()
+  private replayLoop: Promise<void> | undefined
+  private replayingNow = false
+  private wake: (() => void) | undefined
+  private spooling = false
 
   constructor(
-    private readonly sender: BatchSender,
+    sender: BatchSender,
     private readonly topic: string,
-    private readonly opts: { lingerMs: number; maxBatch: number; produceSeconds?: Histogram<'outcome'> },
-  ) {}
+    private readonly opts: ClickProducerOptions,
+  ) {
+    this.gate = new KafkaGate(sender, opts)
+    const spool = opts.spool
+    if (spool) {
+      spool.onAppend(() => this.wake?.())
+      this.replayAbort.signal.addEventListener('abort', () => this.wake?.(), { once: true })
+      // A spool left over from before a restart is replayed before anything else reaches Kafka.
+      this.replayingNow = !spool.isEmpty
+      this.replayLoop = this.replay(spool, this.replayAbort.signal)
+    }
+  }
 
-  /** Resolves once Kafka (all in-sync replicas) holds the click; rejects if the send fails. */
-  send(message: ClickMessage): Promise<void> {
+  /** Resolves once the click is durable (see the class comment); rejects if it could not be made so. */
+  send(message: ClickMessage, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.saturated) return Promise.reject(new QueueFullError(this.opts.maxQueued ?? 0))
     return new Promise((resolve, reject) => {
-      this.queue.push({ message, resolve, reject })
+      this.queue.push({ message, value: JSON.stringify(message), deadline, resolve, reject })
       if (this.queue.length >= this.opts.maxBatch) this.flushSoon(0)
       else this.flushSoon(this.opts.lingerMs)
     })
@@ -42,6 +106,21 @@ export class ClickProducer {
     return this.queue.length
   }
 
+  /** True while the queue is at its bound: new clicks would be refused. */
+  get saturated(): boolean {
+    return this.opts.maxQueued !== undefined && this.queue.length >= this.opts.maxQueued
+  }
+
+  /** The circuit breaker around Kafka sends: 0 closed, 1 half-open, 2 open. */
+  get breakerState(): BreakerGaugeValue {
+    return this.gate.state
+  }
+
+  /** True while spooled clicks are being re-sent to Kafka (not while Kafka is still unreachable). */
+  get replaying(): boolean {
+    return this.replayingNow
+  }
+
   /** Sends whatever is queued and waits for every send under way. */
   async flush(): Promise<void> {
     clearTimeout(this.timer)
@@ -49,6 +128,19 @@ export class ClickProducer {
     while (this.queue.length > 0 || this.sending) {
       await (this.sending ?? this.pump())
     }
+  }
+
+  /**
+   * Flushes the queue, lets the replay loop drain the spool for up to `drainMs` (so that as little as
+   * possible waits on this disk for the next start), then stops it. What is still spooled stays on disk.
+   */
+  async close({ drainMs = 0 }: { drainMs?: number } = {}): Promise<void> {
+    await this.flush()
+    const spool = this.opts.spool
+    const until = performance.now() + drainMs
+    while (spool && !spool.isEmpty && performance.now() < until) await sleep(50)
+    this.replayAbort.abort()
+    await this.replayLoop
   }
 
   private flushSoon(delayMs: number): void {
@@ -80,22 +172,122 @@ export class ClickProducer {
   }
 
   private async sendBatch(batch: Pending[]): Promise<void> {
+    const spool = this.opts.spool
+    if (spool && !spool.isEmpty) return this.toSpool(spool, batch)
+    let deadline = Number.POSITIVE_INFINITY
+    for (const p of batch) deadline = Math.min(deadline, p.deadline)
+    if (spool) deadline -= this.opts.spoolReserveMs ?? 0
     const stopTimer = this.opts.produceSeconds?.startTimer()
     try {
-      await this.sender.sendBatch({
-        acks: -1,
-        topicMessages: [
-          {
-            topic: this.topic,
-            messages: batch.map(({ message }) => ({ key: message.ad_id, value: JSON.stringify(message) })),
-          },
-        ],
-      })
+      await this.gate.send(
+        this.kafkaBatch(batch.map((p) => ({ key: p.message.ad_id, value: p.value }))),
+        deadline,
+      )
       stopTimer?.({ outcome: 'ok' })
+      if (this.spooling) {
+        this.spooling = false
+        this.opts.logger?.info('Kafka acknowledges again; clicks go straight to Kafka')
+      }
       for (const p of batch) p.resolve()
     } catch (err) {
       stopTimer?.({ outcome: 'error' })
-      for (const p of batch) p.reject(err as Error)
+      if (!spool) {
+        for (const p of batch) p.reject(err as Error)
+        return
+      }
+      if (!this.spooling) {
+        this.spooling = true
+        this.opts.logger?.warn({ err }, 'Kafka did not acknowledge; spooling clicks to local disk')
+      }
+      await this.toSpool(spool, batch)
     }
+  }
+
+  private async toSpool(spool: ClickSpool, batch: Pending[]): Promise<void> {
+    try {
+      await spool.append(batch.map((p) => Buffer.from(p.value)))
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error)
+      return
+    }
+    this.opts.spooledClicks?.inc(batch.length)
+    for (const p of batch) p.resolve()
+  }
+
+  private kafkaBatch(messages: Message[]): ProducerBatch {
+    return { acks: -1, topicMessages: [{ topic: this.topic, messages }] }
+  }
+
+  /**
+   * Re-sends the spool to Kafka, oldest segment first, batch by batch, and deletes a segment only once
+   * Kafka has acknowledged all of it. A crash in between sends part of a segment again: the worker counts
+   * a click once by click_id. While Kafka fails, the same batch is retried with jittered backoff; the
+   * circuit breaker makes those retries cheap until it lets a trial send through (half-open).
+   */
+  private async replay(spool: ClickSpool, signal: AbortSignal): Promise<void> {
+    const maxDelay = Math.max(100, this.opts.halfOpenAfterMs ?? 5000)
+    let failures = 0
+    const pause = async () => {
+      failures++
+      const delay = Math.min(maxDelay, 50 * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2)
+      await sleep(delay, undefined, { signal }).catch(() => undefined)
+    }
+    while (!signal.aborted) {
+      if (spool.isEmpty) {
+        if (this.replayingNow) this.opts.logger?.info('spool replayed; clicks go straight to Kafka')
+        this.replayingNow = false
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+          if (!spool.isEmpty || signal.aborted) resolve()
+        })
+        this.wake = undefined
+        continue
+      }
+      try {
+        const segment = await spool.nextSegment()
+        if (!segment) continue
+        const messages = segment.records.map((value) => ({ key: adIdOf(value), value }))
+        let offset = 0
+        while (offset < messages.length && !signal.aborted) {
+          const chunk = messages.slice(offset, offset + this.opts.maxBatch)
+          try {
+            await this.gate.send(
+              this.kafkaBatch(chunk),
+              performance.now() + (this.opts.replayTimeoutMs ?? 10_000),
+              signal,
+            )
+          } catch {
+            if (signal.aborted) break
+            this.replayingNow = false
+            await pause()
+            continue
+          }
+          if (!this.replayingNow) {
+            this.replayingNow = true
+            this.opts.logger?.info('Kafka reachable: replaying the spool')
+          }
+          failures = 0
+          offset += chunk.length
+          this.opts.replayedClicks?.inc(chunk.length)
+        }
+        if (offset < messages.length) break // stopped: the segment stays and is replayed next time
+        await spool.deleteSegment(segment.id)
+      } catch (err) {
+        this.opts.logger?.error({ err }, 'spool replay failed; retrying')
+        await pause()
+      }
+    }
+  }
+}
+
+/**
+ * The record key of a spooled click: its ad id, as when it was first sent. A record that does not parse
+ * (it passed its CRC, so this should not happen) is still sent, without a key, for the worker to judge.
+ */
+function adIdOf(value: Buffer): string | null {
+  try {
+    return (JSON.parse(value.toString('utf8')) as ClickMessage).ad_id
+  } catch {
+    return null
   }
 }

@@ -79,7 +79,7 @@ describe('record format', () => {
     expect(texts(decodeRecords(torn).records)).toEqual(['one', 'two'])
 
     const flipped = Buffer.from(data)
-    flipped[flipped.length - 1] ^= 0xff
+    flipped.writeUInt8(flipped.readUInt8(flipped.length - 1) ^ 0xff, flipped.length - 1)
     expect(texts(decodeRecords(flipped).records)).toEqual(['one', 'two'])
 
     // A length field that grew (a torn header) must not swallow the bytes that follow.

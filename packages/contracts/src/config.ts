@@ -90,6 +90,55 @@ export const IngestConfig = Type.Object({
     default: 4096,
     description: 'Largest accepted request body, bytes.',
   }),
+  MAX_QUEUED_CLICKS: Type.Integer({
+    minimum: 1,
+    default: 10_000,
+    description: 'Clicks that may wait for the next Kafka batch; beyond that a click is refused with 503.',
+  }),
+  KAFKA_SEND_RETRIES: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 3,
+    description: 'Retries of a failed Kafka send (jittered backoff), never past the request deadline.',
+  }),
+  KAFKA_BREAKER_THRESHOLD: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description:
+      'Consecutive failed Kafka sends that open the circuit breaker (clicks then go to the spool).',
+  }),
+  KAFKA_BREAKER_HALF_OPEN_AFTER: Duration(
+    '5s',
+    'How long the circuit breaker stays open before one trial send to Kafka is let through.',
+  ),
+  SPOOL_DIR: Type.String({
+    minLength: 1,
+    default: '.data/ingest-spool',
+    description:
+      'Directory of the local spool (relative to the working directory): clicks Kafka could not take, fsynced before their 202. Give each pod its own persistent volume.',
+  }),
+  SPOOL_MAX_BYTES: Type.Integer({
+    minimum: 65_536,
+    default: 268_435_456,
+    description:
+      'Largest size of the spool on disk; when full, clicks Kafka cannot take are refused with 503.',
+  }),
+  SPOOL_HIGH_WATER_PERCENT: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 75,
+    description:
+      'Above this share of SPOOL_MAX_BYTES the service reports not ready (as it does while replaying).',
+  }),
+  MAX_EVENT_LOOP_DELAY: Duration(
+    '1s',
+    'Mean event-loop delay above which clicks are refused with 503 instead of slowing everyone down; 0s turns it off.',
+  ),
+  MAX_HEAP_USED_BYTES: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Heap use above which clicks are refused with 503; 0 means 90% of the V8 heap limit.',
+  }),
 })
 export type IngestConfig = Type.Static<typeof IngestConfig>
 

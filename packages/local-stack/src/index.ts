@@ -1,0 +1,8 @@
+export { ensureBinaries } from './ensure-binaries.js'
+export { type KafkaOptions, startKafka } from './kafka.js'
+export type { Log } from './log.js'
+export { freePort } from './ports.js'
+export { type PostgresOptions, startPostgres } from './postgres.js'
+export { type RedisOptions, startRedis } from './redis.js'
+export { type Stack, type StackOptions, type StackPorts, startStack } from './stack.js'
+export type { KafkaServer, ManagedProcess, PostgresServer, ProcessExit, RedisServer } from './types.js'

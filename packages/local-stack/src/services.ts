@@ -1,0 +1,104 @@
+import { existsSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import type { PortKey, StackCliPorts } from './cli-settings.js'
+import type { Log } from './log.js'
+import { ManagedServer } from './managed-server.js'
+import type { ManagedProcess } from './types.js'
+
+export type ServiceName = 'ingest-api' | 'click-worker' | 'analytics-api'
+
+export interface ServiceDefinition {
+  name: ServiceName
+  /** The public HTTP API's port; the worker has none. */
+  httpPort?: PortKey
+  metricsPort: PortKey
+}
+
+/** In start order; stopped in the same order (ingest first, so no click arrives that cannot be processed). */
+export const SERVICES: readonly ServiceDefinition[] = [
+  { name: 'ingest-api', httpPort: 'ingest', metricsPort: 'ingestMetrics' },
+  { name: 'click-worker', metricsPort: 'workerMetrics' },
+  { name: 'analytics-api', httpPort: 'analytics', metricsPort: 'analyticsMetrics' },
+]
+
+export interface DependencyAddresses {
+  databaseUrl: string
+  redisUrl: string
+  kafkaBrokers: string[]
+}
+
+/** A service's environment: the caller's, with the stack's addresses and ports on top. */
+export function serviceEnv(
+  service: ServiceDefinition,
+  ports: StackCliPorts,
+  deps: DependencyAddresses,
+  baseEnv: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    METRICS_PORT: String(ports[service.metricsPort]),
+    DATABASE_URL: deps.databaseUrl,
+    REDIS_URL: deps.redisUrl,
+    KAFKA_BROKERS: deps.kafkaBrokers.join(','),
+    KAFKA_TOPIC: baseEnv.KAFKA_TOPIC || 'ad-clicks',
+    LOG_LEVEL: baseEnv.LOG_LEVEL || 'info',
+  }
+  if (service.httpPort) env.HTTP_PORT = String(ports[service.httpPort])
+  // The gateway on loopback adds X-Forwarded-For; ingest-api believes it only from a trusted proxy, and
+  // would otherwise record every click as coming from 127.0.0.1.
+  if (service.name === 'ingest-api') env.TRUSTED_PROXIES = baseEnv.TRUSTED_PROXIES || '127.0.0.1,::1'
+  return env
+}
+
+/** Where a service's readiness is served: the APIs on their HTTP port, the worker on its metrics port. */
+export function readinessUrl(service: ServiceDefinition, ports: StackCliPorts): string {
+  return `http://127.0.0.1:${ports[service.httpPort ?? service.metricsPort]}/readyz`
+}
+
+export function serviceEntryPoint(repoRoot: string, name: ServiceName): string {
+  return join(repoRoot, 'apps', name, 'dist', 'server.js')
+}
+
+export interface ServiceOptions {
+  service: ServiceDefinition
+  repoRoot: string
+  ports: StackCliPorts
+  deps: DependencyAddresses
+  logDir: string
+  log: Log
+}
+
+/** A service as a managed child process (`node apps/<name>/dist/server.js`), not yet started. */
+export function createService(opts: ServiceOptions): ManagedProcess {
+  const { service, repoRoot, ports } = opts
+  const entryPoint = serviceEntryPoint(repoRoot, service.name)
+  if (!existsSync(entryPoint)) {
+    throw new Error(
+      `${relative(repoRoot, entryPoint)} does not exist; build first: pnpm build (npm start does)`,
+    )
+  }
+  const url = readinessUrl(service, ports)
+  const servicePorts = [service.httpPort, service.metricsPort].flatMap((key) =>
+    key ? [{ port: ports[key], purpose: key === service.metricsPort ? 'metrics port' : 'HTTP port' }] : [],
+  )
+  return new ManagedServer({
+    name: service.name,
+    logFile: join(opts.logDir, `${service.name}.log`),
+    ports: servicePorts,
+    command: process.execPath,
+    args: [entryPoint],
+    cwd: repoRoot,
+    env: serviceEnv(service, ports, opts.deps, process.env),
+    isReady: () => isHttpOk(url),
+    // The services drain in-flight work on SIGTERM (within their SHUTDOWN_TIMEOUT, 20 s by default).
+    stopSignal: 'SIGTERM',
+    startTimeoutMs: 60_000,
+    log: opts.log,
+  })
+}
+
+async function isHttpOk(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+  await response.body?.cancel()
+  return response.status === 200
+}

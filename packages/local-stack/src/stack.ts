@@ -1,0 +1,72 @@
+import { join } from 'node:path'
+import { ensureBinaries } from './ensure-binaries.js'
+import { startKafka } from './kafka.js'
+import { type Log, stderrLog } from './log.js'
+import { startPostgres } from './postgres.js'
+import { startRedis } from './redis.js'
+import type { KafkaServer, ManagedProcess, PostgresServer, RedisServer } from './types.js'
+
+export interface StackPorts {
+  postgres: number
+  redis: number
+  kafka: number
+  kafkaController: number
+}
+
+export interface StackOptions {
+  /** Each server gets a subdirectory: postgres/, redis/, kafka/. */
+  dataDir: string
+  ports: StackPorts
+  log?: Log
+  /** Redis append-only persistence (npm start); off by default (tests). */
+  persistRedis?: boolean
+}
+
+export interface Stack {
+  postgres: PostgresServer
+  redis: RedisServer
+  kafka: KafkaServer
+  /** Stops all three (in parallel); resolves once every one has exited. */
+  stop(): Promise<void>
+}
+
+/** Installs what is missing, then starts Postgres, Redis and Kafka in parallel. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const log = opts.log ?? stderrLog
+  await ensureBinaries(log)
+  const started = await Promise.allSettled([
+    startPostgres({ dataDir: join(opts.dataDir, 'postgres'), port: opts.ports.postgres, log }),
+    startRedis({
+      dataDir: join(opts.dataDir, 'redis'),
+      port: opts.ports.redis,
+      persist: opts.persistRedis,
+      log,
+    }),
+    startKafka({
+      dataDir: join(opts.dataDir, 'kafka'),
+      port: opts.ports.kafka,
+      controllerPort: opts.ports.kafkaController,
+      log,
+    }),
+  ])
+  const [postgres, redis, kafka] = started
+  if (postgres.status === 'fulfilled' && redis.status === 'fulfilled' && kafka.status === 'fulfilled') {
+    const servers = [postgres.value, redis.value, kafka.value]
+    return {
+      postgres: postgres.value,
+      redis: redis.value,
+      kafka: kafka.value,
+      stop: () => stopAll(servers),
+    }
+  }
+  // A half-started stack is of no use to anyone: stop what did start, then report every failure.
+  await stopAll(started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])))
+  const reasons = started.flatMap((result) =>
+    result.status === 'rejected' ? [(result.reason as Error).message] : [],
+  )
+  throw new Error(`the local stack did not start:\n${reasons.join('\n\n')}`)
+}
+
+async function stopAll(servers: ManagedProcess[]): Promise<void> {
+  await Promise.all(servers.map((server) => server.stop()))
+}

@@ -1,0 +1,61 @@
+import type { StackCliPorts } from './cli-settings.js'
+
+export interface SummaryInput {
+  ports: StackCliPorts
+  postgresUrl: string
+  redisUrl: string
+  kafkaBrokers: string[]
+  logs: { services: string; postgres: string; redis: string; kafka: string }
+}
+
+const row = (label: string, value: string) => `  ${label.padEnd(15)}${value}`
+
+function dependencyRows(input: SummaryInput): string[] {
+  return [
+    row('postgres', `${input.postgresUrl}   log: ${input.logs.postgres}`),
+    row('redis', `${input.redisUrl}   log: ${input.logs.redis}`),
+    row('kafka', `${input.kafkaBrokers.join(',')}   log: ${input.logs.kafka}`),
+  ]
+}
+
+/** What `up` prints once everything is ready. */
+export function upSummary(input: SummaryInput): string {
+  const { ports } = input
+  const local = (port: number, path = '') => `http://localhost:${port}${path}`
+  const gateway = local(ports.gateway)
+  return [
+    '',
+    'ad-tracking is running',
+    row('gateway', `${gateway}   (/ads/click* -> ingest-api, everything else -> analytics-api)`),
+    row('ingest-api', `${local(ports.ingest)}   metrics ${local(ports.ingestMetrics, '/metrics')}`),
+    row('analytics-api', `${local(ports.analytics)}   metrics ${local(ports.analyticsMetrics, '/metrics')}`),
+    row('click-worker', `metrics ${local(ports.workerMetrics, '/metrics')}`),
+    ...dependencyRows(input),
+    row('service logs', input.logs.services),
+    '',
+    'Try:',
+    `  curl -X GET ${gateway}/ads`,
+    `  curl -X POST ${gateway}/ads/click -d '{"ad_id": "1", "playback_time": 30}'`,
+    // Quoted: an unquoted `?` is a glob in zsh ("no matches found").
+    `  curl -X GET '${gateway}/ads/analytics?ad_id=1'`,
+    '',
+    'Ctrl-C to stop',
+    '',
+  ].join('\n')
+}
+
+/** What `deps` prints: where the dependencies are, and the environment a service needs to use them. */
+export function depsSummary(input: SummaryInput): string {
+  return [
+    '',
+    'Kafka, Postgres and Redis are running',
+    ...dependencyRows(input),
+    '',
+    'Run services against them with:',
+    `  export DATABASE_URL=${input.postgresUrl} REDIS_URL=${input.redisUrl} KAFKA_BROKERS=${input.kafkaBrokers.join(',')}`,
+    '  npm run migrate && npm run seed',
+    '',
+    'Ctrl-C to stop',
+    '',
+  ].join('\n')
+}

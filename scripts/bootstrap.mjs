@@ -110,14 +110,25 @@ if (command === 'test') {
     rmSync(resultsFile, { force: true })
     const res = spawnSync(
       nodeBin,
-      [pnpmJs, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args],
+      [
+        pnpmJs,
+        'exec',
+        'vitest',
+        'run',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${resultsFile}`,
+        ...args,
+      ],
       { stdio: 'inherit', cwd: root, env },
     )
     if (res.status !== 0) status = res.status ?? 1
     addResults(resultsFile, totals)
   }
   // One plain closing line for whoever reads the end of the log.
-  process.stdout.write(`vitest: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`)
+  process.stdout.write(
+    `vitest: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`,
+  )
   process.exit(status)
 }
 

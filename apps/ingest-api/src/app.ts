@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import type { IngestConfig } from '@adtrack/contracts'
 import { parseDuration } from '@adtrack/contracts'
 import {
@@ -10,17 +11,22 @@ import {
   requestIdOptions,
 } from '@adtrack/service-runtime'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import underPressure from '@fastify/under-pressure'
 import Fastify from 'fastify'
-import type { Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
-import { clickRoutes } from './routes/clicks.js'
+import { clickRoutes, RETRY_AFTER_SECONDS, shed } from './routes/clicks.js'
 
 export interface IngestDeps {
   catalog: AdCatalog
   producer: ClickProducer
   registry: Registry
   readiness: Readiness
+  /** clicks_refused_total{reason} */
+  refusedClicks?: Counter<'reason'>
+  /** How often event-loop delay and heap are sampled for load shedding (default 1 s). */
+  pressureSampleMs?: number
 }
 
 /** Builds the ingest API from its config and dependencies; never listens (server.ts does). */
@@ -47,10 +53,32 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
   echoRequestId(app)
   await app.register(httpMetrics, { registry: deps.registry })
   addProbeRoutes(app, deps.readiness)
-  await app.register(clickRoutes, {
-    catalog: deps.catalog,
-    producer: deps.producer,
-    deadlineMs: parseDuration(config.WRITE_TIMEOUT),
+  // Load shedding applies to the click route only: probes (and /metrics, on the ops port) always answer.
+  await app.register(async (clicks) => {
+    const maxEventLoopDelay = parseDuration(config.MAX_EVENT_LOOP_DELAY)
+    await clicks.register(underPressure, {
+      maxEventLoopDelay,
+      maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES || Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+      sampleInterval: deps.pressureSampleMs,
+      pressureHandler: (_request, reply) => {
+        deps.refusedClicks?.inc({ reason: 'overloaded' })
+        // Sending here ends the request (under-pressure's documented way); the route does not run.
+        reply.send(
+          shed(
+            reply,
+            'OVERLOADED',
+            'the server is overloaded; retry shortly',
+            RETRY_AFTER_SECONDS.overloaded,
+          ),
+        )
+      },
+    })
+    await clicks.register(clickRoutes, {
+      catalog: deps.catalog,
+      producer: deps.producer,
+      deadlineMs: parseDuration(config.WRITE_TIMEOUT),
+      refused: deps.refusedClicks,
+    })
   })
   return app
 }

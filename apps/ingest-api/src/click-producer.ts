@@ -118,7 +118,7 @@ export class ClickProducer {
 
   /** True while spooled clicks are being re-sent to Kafka (not while Kafka is still unreachable). */
   get replaying(): boolean {
-    return this.replayingNow
+    return this.replayingNow && this.opts.spool?.isEmpty === false
   }
 
   /** Sends whatever is queued and waits for every send under way. */

@@ -1,0 +1,198 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { IngestConfig } from '@adtrack/contracts'
+import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import type { FastifyInstance } from 'fastify'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { AdCatalog } from './ad-catalog.js'
+import { buildApp } from './app.js'
+import { type BatchSender, ClickProducer, type ClickProducerOptions } from './click-producer.js'
+import { createRegistry } from './metrics.js'
+import { Spool } from './spool.js'
+import { spoolReadiness } from './spool-readiness.js'
+
+// The HTTP side of durability and load shedding, with a fake Kafka (sendBatch) and a real spool in a
+// temporary directory; nothing listens on the network.
+
+let dir: string
+const cleanup: Array<() => Promise<unknown>> = []
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ingest-app-test-'))
+})
+
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+  await rm(dir, { recursive: true, force: true })
+})
+
+const catalog = { accepts: () => true } as unknown as AdCatalog
+
+function kafka(mode: 'up' | 'down') {
+  const sent: string[] = []
+  const sender: BatchSender = {
+    sendBatch: vi.fn(async (req) => {
+      if (mode === 'down') throw new Error('connect ECONNREFUSED')
+      for (const m of req.topicMessages?.[0]?.messages ?? []) sent.push(JSON.parse(String(m.value)).click_id)
+      return []
+    }),
+  }
+  return { sender, sent }
+}
+
+async function setup(opts: {
+  sender: BatchSender
+  env?: Record<string, string>
+  spoolMaxBytes?: number
+  producer?: Partial<ClickProducerOptions>
+  highWaterBytes?: number
+  pressureSampleMs?: number
+}) {
+  const config = loadConfig(IngestConfig, { LOG_LEVEL: 'silent', WRITE_TIMEOUT: '2s', ...opts.env })
+  const spool = await Spool.open({ dir, maxBytes: opts.spoolMaxBytes ?? 1 << 20 })
+  cleanup.push(() => spool.close())
+  const metrics = createRegistry()
+  const producer = new ClickProducer(opts.sender, 'clicks', {
+    lingerMs: 0,
+    maxBatch: 100,
+    minBackoffMs: 1,
+    maxBackoffMs: 2,
+    halfOpenAfterMs: 60_000,
+    spool,
+    ...opts.producer,
+  })
+  cleanup.push(() => producer.close())
+  const readiness = new Readiness({
+    spool: spoolReadiness(producer, spool, opts.highWaterBytes ?? Number.POSITIVE_INFINITY),
+  })
+  const app = await buildApp(config, {
+    catalog,
+    producer,
+    registry: metrics.registry,
+    readiness,
+    refusedClicks: metrics.refusedClicks,
+    pressureSampleMs: opts.pressureSampleMs,
+  })
+  cleanup.push(() => app.close())
+  return { app, spool, producer, metrics }
+}
+
+const click = (app: FastifyInstance, clickId: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/ads/click',
+    payload: { ad_id: 'ad-1', playback_time: 3, click_id: clickId },
+  })
+
+function expect503(res: Awaited<ReturnType<typeof click>>, code: string, retryAfter: string) {
+  expect(res.statusCode).toBe(503)
+  expect(res.headers['retry-after']).toBe(retryAfter)
+  expect(res.headers['content-type']).toMatch(/application\/json/)
+  expect(res.json()).toEqual({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: expect.any(String),
+    code,
+  })
+}
+
+describe('POST /ads/click when Kafka cannot take the click', () => {
+  it('answers 202 once the click is in the spool', async () => {
+    const { app, spool } = await setup({ sender: kafka('down').sender })
+    const res = await click(app, 'spooled-click-1')
+    expect(res.statusCode).toBe(202)
+    expect(res.json()).toEqual({ status: 'Click recorded', click_id: 'spooled-click-1' })
+    const segment = await spool.nextSegment()
+    expect(segment?.records.map((r) => JSON.parse(r.toString()).click_id)).toEqual(['spooled-click-1'])
+  })
+
+  it('answers 503 SPOOL_FULL with Retry-After when the spool has no room, and spools nothing', async () => {
+    const { app, spool, metrics } = await setup({ sender: kafka('down').sender, spoolMaxBytes: 100 })
+    const res = await click(app, 'no-room-click-1')
+    expect503(res, 'SPOOL_FULL', '5')
+    expect(spool.records).toBe(0)
+    expect(await metrics.registry.getSingleMetricAsString('clicks_refused_total')).toMatch(
+      /reason="spool_full"[^\n]* 1/,
+    )
+  })
+})
+
+describe('load shedding', () => {
+  it('refuses clicks with 503 OVERLOADED once the producer queue is full, before reading the body', async () => {
+    const { sender, sent } = kafka('up')
+    const { app, producer } = await setup({ sender, producer: { maxQueued: 1, lingerMs: 60_000 } })
+    const first = click(app, 'queued-click-1') // waits in the queue for the (long) linger
+    await vi.waitFor(() => expect(producer.waiting).toBe(1))
+    const second = await app.inject({ method: 'POST', url: '/ads/click', payload: '{not even json' })
+    expect503(second, 'OVERLOADED', '1')
+    // The probes are not shed.
+    expect((await app.inject({ url: '/livez' })).statusCode).toBe(200)
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+    await producer.flush()
+    expect((await first).statusCode).toBe(202)
+    expect(sent).toEqual(['queued-click-1'])
+  })
+
+  it('refuses clicks with 503 OVERLOADED under memory pressure, never reaching Kafka; probes still answer', async () => {
+    const { sender, sent } = kafka('up')
+    const { app } = await setup({ sender, env: { MAX_HEAP_USED_BYTES: '1' }, pressureSampleMs: 10 })
+    // Until the first sample, heap use reads 0: clicks pass. Then every click is shed.
+    let n = 0
+    const res = await vi.waitFor(
+      async () => {
+        const r = await click(app, `pressured-click-${++n}`)
+        expect(r.statusCode).toBe(503)
+        return r
+      },
+      { timeout: 3000 },
+    )
+    expect503(res, 'OVERLOADED', '1')
+    await new Promise((r) => setTimeout(r, 20))
+    expect(sent).not.toContain(`pressured-click-${n}`)
+    expect((await app.inject({ url: '/livez' })).statusCode).toBe(200)
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+  })
+})
+
+describe('GET /readyz with a spool', () => {
+  it('is not ready while the spool is above its high-water mark, and ready again once replayed', async () => {
+    let mode: 'up' | 'down' = 'down'
+    const sender: BatchSender = {
+      sendBatch: async () => {
+        if (mode === 'down') throw new Error('connect ECONNREFUSED')
+        return []
+      },
+    }
+    const { app, spool } = await setup({ sender, highWaterBytes: 10, producer: { halfOpenAfterMs: 10 } })
+    expect((await click(app, 'over-the-mark-1')).statusCode).toBe(202)
+    const notReady = await app.inject({ url: '/readyz' })
+    expect(notReady.statusCode).toBe(503)
+    expect(notReady.json().checks.spool).toMatch(/high-water/)
+    expect((await app.inject({ url: '/livez' })).statusCode).toBe(200)
+    mode = 'up'
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true), { timeout: 3000 })
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+  })
+
+  it('is not ready while replaying a spool left from before a restart', async () => {
+    const earlier = await Spool.open({ dir, maxBytes: 1 << 20 })
+    await earlier.append([Buffer.from(JSON.stringify({ click_id: 'from-last-run', ad_id: 'ad-1' }))])
+    await earlier.close()
+    const held: Array<() => void> = []
+    const sender: BatchSender = {
+      sendBatch: async () => {
+        await new Promise<void>((resolve) => held.push(resolve))
+        return []
+      },
+    }
+    const { app, spool } = await setup({ sender })
+    await vi.waitFor(() => expect(held).toHaveLength(1))
+    const replaying = await app.inject({ url: '/readyz' })
+    expect(replaying.statusCode).toBe(503)
+    expect(replaying.json().checks.spool).toMatch(/replaying 1 spooled clicks/)
+    held.shift()?.()
+    await vi.waitFor(() => expect(spool.isEmpty).toBe(true))
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+  })
+})

@@ -1,5 +1,6 @@
-import type { Ad } from '@adtrack/contracts'
+import type { Ad, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import { type Counts, noInvalid } from './click-counts.js'
 
 /** Read access to ads, and to click counts when Redis cannot answer, in Postgres. */
 export class AdStore {
@@ -23,10 +24,22 @@ export class AdStore {
   }
 
   /** The exact counts, from the source of truth; slower than Redis, used when Redis is down. */
-  async clickCounts(adId: string): Promise<{ clicks: number; uniqueViewers: number }> {
-    const [row] = await this.sql<{ clicks: number; viewers: number }[]>`
-      select count(*)::int as clicks, count(distinct (ip, user_agent))::int as viewers
-      from clicks where ad_id = ${adId}`
-    return { clicks: row?.clicks ?? 0, uniqueViewers: row?.viewers ?? 0 }
+  async clickCounts(adId: string): Promise<Counts> {
+    const rows = await this.sql<
+      { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
+    >`
+      select invalid_reason as reason, count(*)::int as n,
+             count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
+             coalesce(sum(playback_time), 0)::text as playback
+      from clicks where ad_id = ${adId} group by invalid_reason`
+    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
+    for (const r of rows) {
+      if (r.reason === null) {
+        counts.clicks = r.n
+        counts.uniqueViewers = r.viewers
+        counts.playbackSum = Number(r.playback)
+      } else counts.invalid[r.reason] = r.n
+    }
+    return counts
   }
 }

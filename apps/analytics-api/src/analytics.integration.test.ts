@@ -74,9 +74,18 @@ describe('GET /ads/analytics', () => {
   it('answers the counts the worker keeps in Redis', async () => {
     await redis.set(keys.clickCount('a1'), 42)
     await redis.pfadd(keys.viewers('a1'), 'v1', 'v2', 'v3')
+    await redis.hset(keys.invalid('a1'), { bot: 4, repeat: 2 })
+    await redis.set(keys.playbackSum('a1'), 42 * 15 + 21)
     const res = await app.inject('/ads/analytics?ad_id=a1')
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toEqual({ ad_id: 'a1', click_count: 42, unique_viewers: 3 })
+    expect(res.json()).toEqual({
+      ad_id: 'a1',
+      click_count: 42,
+      unique_viewers: 3,
+      invalid_click_count: 6,
+      invalid_clicks: { bot: 4, repeat: 2, over_budget: 0, inactive_ad: 0 },
+      avg_playback_time: 15.5,
+    })
   })
 
   it('answers zero for a known ad that has no clicks yet', async () => {
@@ -84,6 +93,9 @@ describe('GET /ads/analytics', () => {
       ad_id: 'a2',
       click_count: 0,
       unique_viewers: 0,
+      invalid_click_count: 0,
+      invalid_clicks: { bot: 0, repeat: 0, over_budget: 0, inactive_ad: 0 },
+      avg_playback_time: 0,
     })
   })
 
@@ -133,15 +145,22 @@ describe('when a store is down', () => {
   }
 
   it('answers exact counts from Postgres, marked degraded, while Redis is down', async () => {
-    await db.sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset)
-      values ('pg-only-1', 'a2', 1, now(), '1.1.1.1', 'ua', 0, 1), ('pg-only-2', 'a2', 1, now(), '1.1.1.2', 'ua', 0, 2),
-             ('pg-only-3', 'a2', 1, now(), '1.1.1.1', 'ua', 0, 3)`
+    await db.sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset, viewer_id, invalid_reason)
+      values ('pg-only-1', 'a2', 10, now(), '1.1.1.1', 'ua', 0, 1, 'v1', null), ('pg-only-2', 'a2', 20, now(), '1.1.1.2', 'ua', 0, 2, 'v2', null),
+             ('pg-only-3', 'a2', 30, now(), '1.1.1.1', 'ua', 0, 3, 'v1', null), ('pg-only-4', 'a2', 1, now(), '1.1.1.9', 'bot', 0, 4, 'v9', 'bot')`
     const { app, close } = await appWith({ redisDown: true })
     try {
       const res = await app.inject('/ads/analytics?ad_id=a2')
       expect(res.statusCode).toBe(200)
       expect(res.headers[DEGRADED_HEADER]).toBe('redis-unavailable')
-      expect(res.json()).toEqual({ ad_id: 'a2', click_count: 3, unique_viewers: 2 })
+      expect(res.json()).toEqual({
+        ad_id: 'a2',
+        click_count: 3,
+        unique_viewers: 2,
+        invalid_click_count: 1,
+        invalid_clicks: { bot: 1, repeat: 0, over_budget: 0, inactive_ad: 0 },
+        avg_playback_time: 20,
+      })
       expect((await app.inject('/ads/analytics?ad_id=nope')).statusCode).toBe(404)
     } finally {
       await close()

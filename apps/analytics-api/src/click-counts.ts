@@ -1,4 +1,4 @@
-import type { RedisKeys } from '@adtrack/contracts'
+import { INVALID_REASONS, type InvalidReason, type RedisKeys } from '@adtrack/contracts'
 import {
   CircuitState,
   ConsecutiveBreaker,
@@ -13,7 +13,16 @@ import type { Redis } from 'ioredis'
 export interface Counts {
   clicks: number
   uniqueViewers: number
+  invalid: Record<InvalidReason, number>
+  playbackSum: number
 }
+
+export const noInvalid = (): Record<InvalidReason, number> => ({
+  bot: 0,
+  repeat: 0,
+  over_budget: 0,
+  inactive_ad: 0,
+})
 
 /** Live per-ad counters that the click-worker maintains in Redis. */
 export class ClickCounts {
@@ -40,11 +49,25 @@ export class ClickCounts {
         .pipeline()
         .get(this.keys.clickCount(adId))
         .pfcount(this.keys.viewers(adId))
+        .hgetall(this.keys.invalid(adId))
+        .get(this.keys.playbackSum(adId))
         .exec()
       if (!results) throw new Error('redis pipeline returned nothing')
       for (const [err] of results) if (err) throw err
-      const [[, clicks], [, viewers]] = results as [[null, string | null], [null, number]]
-      return { clicks: Number(clicks ?? 0), uniqueViewers: Number(viewers) }
+      const [clicks, viewers, invalidHash, playback] = results.map(([, value]) => value) as [
+        string | null,
+        number,
+        Record<string, string>,
+        string | null,
+      ]
+      const invalid = noInvalid()
+      for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
+      return {
+        clicks: Number(clicks ?? 0),
+        uniqueViewers: Number(viewers),
+        invalid,
+        playbackSum: Number(playback ?? 0),
+      }
     })
   }
 }

@@ -4,12 +4,14 @@ import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, h
 import type { Redis } from 'ioredis'
 import type { Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
+import type { ClassifyRules } from './classify.js'
 import { KafkaDeadLetters } from './dead-letters.js'
 import type { WorkerMetrics } from './metrics.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
 export interface WorkerDeps {
+  rules: ClassifyRules
   kafka: Kafka
   sql: Sql
   redis: Redis
@@ -55,6 +57,7 @@ export function buildWorker(
     sql: deps.sql,
     counters: new RedisCounters(deps.redis, redisKeys(config.REDIS_KEY_PREFIX)),
     deadLetters: new KafkaDeadLetters(producer, deadLetterTopic(config.KAFKA_TOPIC)),
+    rules: deps.rules,
   }
   // NOTE: one breaker for the stores of all partitions: when Postgres or Redis is down every partition
   // fails alike, and once it opens, partitions wait out the cool-down instead of each hammering it.
@@ -140,6 +143,10 @@ export function buildWorker(
           if (!outcome) return
           metrics.batchSize.observe(batch.messages.length)
           metrics.clicks.inc({ result: 'counted' }, outcome.counted)
+          for (const [reason, n] of Object.entries(outcome.invalid)) {
+            metrics.clicks.inc({ result: 'invalid' }, n)
+            metrics.invalidClicks.inc({ reason }, n)
+          }
           metrics.clicks.inc({ result: 'duplicate' }, outcome.duplicates)
           metrics.clicks.inc({ result: 'rejected' }, outcome.rejected.length)
           for (const r of outcome.rejected) {

@@ -20,8 +20,14 @@ export function createWorkerMetrics() {
     }),
     clicks: new Counter({
       name: 'worker_clicks_total',
-      help: 'Records processed, by result: counted, duplicate (click id already owned), rejected (invalid).',
+      help: 'Records processed, by result: counted (valid), invalid (invalid traffic, stored with a reason), duplicate (click id already owned), rejected (not a click message; dead-lettered).',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    invalidClicks: new Counter({
+      name: 'worker_invalid_clicks_total',
+      help: 'Clicks stored as invalid traffic and left out of click_count, by reason.',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     batchFailures: new Counter({

@@ -1,20 +1,30 @@
-import type { ClickMessage } from '@adtrack/contracts'
+import type { ClickMessage, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import type { ViewerHistory } from './classify.js'
 
 export interface PositionedClick {
   click: ClickMessage
   partition: number
   offset: string
+  viewerId: string
+  reason: InvalidReason | null
+}
+
+export interface StoredClick {
+  /** partition:offset of the Kafka record that owns the click. */
+  owner: string
+  /** The verdict stored with the click when it was first written. */
+  reason: InvalidReason | null
 }
 
 /**
  * Inserts a batch of clicks in one statement and returns, for every click id in the batch, the Kafka
- * position (partition:offset) of the record that owns it: the record whose insert created the row,
- * whether in this call or an earlier delivery of the same record.
- * NOTE: ownership is what makes Redis exact. A record counts in Redis iff it owns its click, which is
- * the same answer on every redelivery, while "did my insert create the row" is not.
+ * position (partition:offset) of the record that owns it (the record whose insert created the row,
+ * whether in this call or an earlier delivery of the same record) and the reason stored with it.
+ * NOTE: ownership and the stored reason are what make Redis exact: a record counts in Redis iff it
+ * owns its click, by the stored verdict, which is the same answer on every redelivery.
  */
-export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<Map<string, string>> {
+export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<Map<string, StoredClick>> {
   if (batch.length === 0) return new Map()
   const cols = {
     click_id: [] as string[],
@@ -25,8 +35,10 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
     user_agent: [] as string[],
     kafka_partition: [] as number[],
     kafka_offset: [] as string[],
+    viewer_id: [] as string[],
+    invalid_reason: [] as (string | null)[],
   }
-  for (const { click, partition, offset } of batch) {
+  for (const { click, partition, offset, viewerId, reason } of batch) {
     cols.click_id.push(click.click_id)
     cols.ad_id.push(click.ad_id)
     cols.playback_time.push(click.playback_time)
@@ -35,26 +47,85 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
     cols.user_agent.push(click.user_agent)
     cols.kafka_partition.push(partition)
     cols.kafka_offset.push(offset)
+    cols.viewer_id.push(viewerId)
+    cols.invalid_reason.push(reason)
   }
   // One statement per batch, with a fixed number of parameters whatever the batch size (arrays + unnest).
   // The final select reads the snapshot taken before the insert, so the union is: rows this statement
   // created plus rows that already existed. A duplicate id inside the batch goes to its earliest record.
-  const rows = await sql<{ click_id: string; kafka_partition: number; kafka_offset: string }[]>`
+  const rows = await sql<
+    {
+      click_id: string
+      kafka_partition: number
+      kafka_offset: string
+      invalid_reason: InvalidReason | null
+    }[]
+  >`
     with input as (
       select * from unnest(
         ${cols.click_id}::text[], ${cols.ad_id}::text[], ${cols.playback_time}::int[],
         ${cols.received_at}::timestamptz[], ${cols.ip}::text[], ${cols.user_agent}::text[],
-        ${cols.kafka_partition}::int[], ${cols.kafka_offset}::bigint[]
-      ) as t(click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset)
+        ${cols.kafka_partition}::int[], ${cols.kafka_offset}::bigint[], ${cols.viewer_id}::text[],
+        ${cols.invalid_reason}::text[]
+      ) as t(click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset,
+             viewer_id, invalid_reason)
     ),
     inserted as (
-      insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset)
+      insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition,
+                          kafka_offset, viewer_id, invalid_reason)
       select distinct on (click_id) * from input order by click_id, kafka_partition, kafka_offset
       on conflict (click_id) do nothing
-      returning click_id, kafka_partition, kafka_offset
+      returning click_id, kafka_partition, kafka_offset, invalid_reason
     )
-    select click_id, kafka_partition, kafka_offset::text from inserted
+    select click_id, kafka_partition, kafka_offset::text, invalid_reason from inserted
     union all
-    select click_id, kafka_partition, kafka_offset::text from clicks where click_id = any(${cols.click_id}::text[])`
-  return new Map(rows.map((r) => [r.click_id, `${r.kafka_partition}:${r.kafka_offset}`]))
+    select click_id, kafka_partition, kafka_offset::text, invalid_reason from clicks
+    where click_id = any(${cols.click_id}::text[])`
+  return new Map(
+    rows.map((r) => [
+      r.click_id,
+      { owner: `${r.kafka_partition}:${r.kafka_offset}`, reason: r.invalid_reason },
+    ]),
+  )
+}
+
+const HOUR_MS = 3_600_000
+
+/**
+ * What Postgres holds about these viewers around the batch's time span: clicks per viewer per clock
+ * hour, and each (viewer, ad) pair's latest click within the repeat window. Aggregated in SQL, so a
+ * viewer with thousands of clicks costs one row per hour, not thousands.
+ */
+export async function viewerHistory(
+  sql: Sql,
+  clicks: { click: ClickMessage; viewerId: string }[],
+  repeatWindowMs: number,
+): Promise<ViewerHistory> {
+  const adIds = [...new Set(clicks.map((c) => c.click.ad_id))]
+  const viewers = [...new Set(clicks.map((c) => c.viewerId))]
+  const times = clicks.map((c) => Date.parse(c.click.received_at))
+  const earliest = Math.min(...times)
+  const latest = Math.max(...times)
+  const hourStart = new Date(earliest - (earliest % HOUR_MS))
+  const repeatFrom = new Date(earliest - repeatWindowMs)
+  const until = new Date(latest + 1)
+  const [hours, pairs, ads] = await Promise.all([
+    sql<{ viewer_id: string; hour: Date; n: number }[]>`
+      select viewer_id, date_trunc('hour', received_at) as hour, count(*)::int as n
+      from clicks
+      where viewer_id = any(${viewers}::text[]) and received_at >= ${hourStart} and received_at < ${until}
+      group by 1, 2`,
+    sql<{ viewer_id: string; ad_id: string; last: Date }[]>`
+      select viewer_id, ad_id, max(received_at) as last
+      from clicks
+      where viewer_id = any(${viewers}::text[]) and ad_id = any(${adIds}::text[])
+        and received_at >= ${repeatFrom} and received_at < ${until}
+      group by 1, 2`,
+    sql<{ id: string }[]>`select id from ads where id = any(${adIds}::text[]) and status = 'active'`,
+  ])
+  return {
+    perHour: new Map(hours.map((h) => [`${h.viewer_id}|${h.hour.getTime()}`, h.n])),
+    lastClick: new Map(pairs.map((p) => [`${p.viewer_id}|${p.ad_id}`, p.last.getTime()])),
+    activeAds: new Set(ads.map((a) => a.id)),
+  }
 }

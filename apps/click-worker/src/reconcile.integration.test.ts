@@ -1,6 +1,6 @@
 import { type ClickMessage, redisKeys } from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, stack, uniqueName } from '@adtrack/test-support'
+import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { insertClicks } from './postgres-store.js'
@@ -26,7 +26,14 @@ beforeEach(async () => {
   db = await createTestDatabase()
   keys = redisKeys(`${uniqueName('rec')}:`)
   topic = uniqueName('topic')
-  stores = { sql: db.sql, counters: new RedisCounters(redis, keys), deadLetters: { send: async () => {} } }
+  // Classification off (no repeat window, no budget): these tests are about counting, not judging.
+  stores = {
+    sql: db.sql,
+    counters: new RedisCounters(redis, keys),
+    deadLetters: { send: async () => {} },
+    rules: { repeatWindowMs: 0, hourlyBudget: 1_000_000 },
+  }
+  await insertAds(db.sql, [{ id: 'a' }, { id: 'b' }])
   return () => db.drop()
 })
 
@@ -39,7 +46,7 @@ function click(adId: string, ip = `203.0.113.${++seq % 250}`): ClickMessage {
     playback_time: 1,
     received_at: new Date().toISOString(),
     ip,
-    user_agent: 'TestPlayer/1.0',
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/1.0',
   }
 }
 const asRecords = (clicks: ClickMessage[], first: number) =>
@@ -72,8 +79,8 @@ describe('reconcileCounts', () => {
     const result = await reconcileCounts({ sql: db.sql, redis, keys, topic })
     expect(result.drifted).toEqual(
       expect.arrayContaining([
-        { adId: 'a', postgres: 4, redis: 1, drift: -3 },
-        { adId: 'b', postgres: 3, redis: 0, drift: -3 },
+        expect.objectContaining({ adId: 'a', postgres: 4, redis: 1, drift: -3 }),
+        expect.objectContaining({ adId: 'b', postgres: 3, redis: 0, drift: -3 }),
       ]),
     )
     expect(await count('a')).toBe(4)
@@ -93,7 +100,13 @@ describe('reconcileCounts', () => {
     // The worker wrote the next batch to Postgres and died before Redis.
     await insertClicks(
       db.sql,
-      batch2.map((c, i) => ({ click: c, partition: 0, offset: String(2 + i) })),
+      batch2.map((c, i) => ({
+        click: c,
+        partition: 0,
+        offset: String(2 + i),
+        viewerId: `v${i}`,
+        reason: null,
+      })),
     )
     const result = await reconcileCounts({ sql: db.sql, redis, keys, topic })
     expect(result.drifted).toEqual([])
@@ -110,8 +123,8 @@ describe('reconcileCounts', () => {
     const report = await reconcileCounts({ sql: db.sql, redis, keys, topic, repair: false })
     expect(report.drifted).toEqual(
       expect.arrayContaining([
-        { adId: 'a', postgres: 2, redis: 7, drift: 5 },
-        { adId: 'ghost', postgres: 0, redis: 9, drift: 9 },
+        expect.objectContaining({ adId: 'a', postgres: 2, redis: 7, drift: 5, mismatched: ['clicks'] }),
+        expect.objectContaining({ adId: 'ghost', postgres: 0, redis: 9, drift: 9 }),
       ]),
     )
     expect(await count('a')).toBe(7)

@@ -6,11 +6,19 @@ import { viewerIdOf } from './record-clicks.js'
 
 export interface AdDrift {
   adId: string
-  /** Clicks Postgres holds that Redis should have applied. */
+  /** Valid clicks Postgres holds that Redis should have applied. */
   postgres: number
   redis: number
   /** redis - postgres: positive is over-counting, negative under-counting. */
   drift: number
+  /** Which of the ad's counters disagreed: clicks, invalid (per reason), playback (sum). */
+  mismatched: string[]
+}
+
+interface AdTotals {
+  clicks: number
+  playback: number
+  invalid: Record<string, number>
 }
 
 export interface ReconcileResult {
@@ -62,23 +70,44 @@ export async function reconcileCounts(deps: {
     await restoreLostMarks(sql, redis, keys, topic, marks)
     const partitions = [...marks.keys()]
     const offsets = partitions.map((p) => marks.get(p) as string)
-    const pgRows = await sql<{ ad_id: string; n: number }[]>`
-      select c.ad_id, count(*)::int as n
+    const pgRows = await sql<{ ad_id: string; reason: string | null; n: number; playback: string }[]>`
+      select c.ad_id, c.invalid_reason as reason, count(*)::int as n, sum(c.playback_time)::text as playback
       from clicks c
       join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
         on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
-      group by c.ad_id`
-    const expected = new Map(pgRows.map((r) => [r.ad_id, r.n]))
-    const actual = await redisCounts(redis, keys)
+      group by 1, 2`
+    const expected = new Map<string, AdTotals>()
+    for (const r of pgRows) {
+      const totals = expected.get(r.ad_id) ?? { clicks: 0, playback: 0, invalid: {} }
+      if (r.reason === null) {
+        totals.clicks = r.n
+        totals.playback = Number(r.playback)
+      } else totals.invalid[r.reason] = r.n
+      expected.set(r.ad_id, totals)
+    }
+    const actual = await redisTotals(redis, keys)
     const drifted: AdDrift[] = []
     for (const adId of new Set([...expected.keys(), ...actual.keys()])) {
-      const pg = expected.get(adId) ?? 0
-      const rd = actual.get(adId) ?? 0
-      if (pg !== rd) drifted.push({ adId, postgres: pg, redis: rd, drift: rd - pg })
+      const pg = expected.get(adId) ?? { clicks: 0, playback: 0, invalid: {} }
+      const rd = actual.get(adId) ?? { clicks: 0, playback: 0, invalid: {} }
+      const mismatched = [
+        pg.clicks !== rd.clicks && 'clicks',
+        !sameCounts(pg.invalid, rd.invalid) && 'invalid',
+        pg.playback !== rd.playback && 'playback',
+      ].filter((m): m is string => m !== false)
+      if (mismatched.length) {
+        drifted.push({
+          adId,
+          postgres: pg.clicks,
+          redis: rd.clicks,
+          drift: rd.clicks - pg.clicks,
+          mismatched,
+        })
+      }
     }
     const repair = deps.repair ?? true
     if (repair && drifted.length > 0) {
-      await repairAds(deps, drifted, partitions, offsets)
+      await repairAds(deps, drifted, expected, partitions, offsets)
     }
     return { adsChecked: expected.size, drifted, repaired: repair, durationMs: Date.now() - started }
   } finally {
@@ -126,47 +155,73 @@ async function restoreLostMarks(
   }
 }
 
-async function redisCounts(redis: Redis, keys: RedisKeys): Promise<Map<string, number>> {
-  const countKeys = await scanAll(redis, keys.clickCountPattern())
-  const counts = new Map<string, number>()
-  const [head, tail] = keys.clickCount('\u0000').split('\u0000') as [string, string]
-  for (let i = 0; i < countKeys.length; i += 1000) {
-    const chunk = countKeys.slice(i, i + 1000)
-    const values = await redis.mget(chunk)
-    chunk.forEach((key, j) =>
-      counts.set(key.slice(head.length, key.length - tail.length), Number(values[j] ?? 0)),
-    )
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  return [...keys].every((k) => (a[k] ?? 0) === (b[k] ?? 0))
+}
+
+/** Every ad's counters in Redis, found by scanning for its click-count and invalid keys. */
+async function redisTotals(redis: Redis, keys: RedisKeys): Promise<Map<string, AdTotals>> {
+  const adIds = new Set<string>()
+  for (const [template, pattern] of [
+    [keys.clickCount('\u0000'), keys.clickCountPattern()],
+    [keys.invalid('\u0000'), keys.invalid('*')],
+  ] as const) {
+    const [head, tail] = template.split('\u0000') as [string, string]
+    for (const key of await scanAll(redis, pattern))
+      adIds.add(key.slice(head.length, key.length - tail.length))
   }
-  return counts
+  const totals = new Map<string, AdTotals>()
+  const ids = [...adIds]
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500)
+    const read = redis.pipeline()
+    for (const id of chunk) read.get(keys.clickCount(id)).get(keys.playbackSum(id)).hgetall(keys.invalid(id))
+    const results = (await read.exec()) ?? []
+    chunk.forEach((id, j) => {
+      const [clicks, playback, invalid] = results.slice(j * 3, j * 3 + 3).map(([, value]) => value)
+      totals.set(id, {
+        clicks: Number(clicks ?? 0),
+        playback: Number(playback ?? 0),
+        invalid: Object.fromEntries(
+          Object.entries((invalid ?? {}) as Record<string, string>).map(([k, v]) => [k, Number(v)]),
+        ),
+      })
+    })
+  }
+  return totals
 }
 
 async function repairAds(
   deps: { sql: Sql; redis: Redis; keys: RedisKeys },
   drifted: AdDrift[],
+  expected: Map<string, AdTotals>,
   partitions: number[],
   offsets: string[],
 ): Promise<void> {
   const { sql, redis, keys } = deps
   const adIds = drifted.map((d) => d.adId)
   const fix = redis.multi()
-  for (const d of drifted) {
-    if (d.postgres === 0) fix.del(keys.clickCount(d.adId))
-    else fix.set(keys.clickCount(d.adId), d.postgres)
-    fix.del(keys.viewers(d.adId))
+  for (const { adId } of drifted) {
+    const totals = expected.get(adId) ?? { clicks: 0, playback: 0, invalid: {} }
+    fix.del(keys.clickCount(adId), keys.playbackSum(adId), keys.invalid(adId), keys.viewers(adId))
+    if (totals.clicks) fix.set(keys.clickCount(adId), totals.clicks)
+    if (totals.playback) fix.set(keys.playbackSum(adId), totals.playback)
+    for (const [reason, n] of Object.entries(totals.invalid)) fix.hset(keys.invalid(adId), reason, n)
   }
   await fix.exec()
-  // The HyperLogLog of a drifted ad cannot be trusted either: rebuild it from the same rows.
-  const viewers = sql<{ ad_id: string; ip: string; user_agent: string }[]>`
-    select distinct c.ad_id, c.ip, c.user_agent
+  // The HyperLogLog of a drifted ad cannot be trusted either: rebuild it from the same valid rows.
+  const viewers = sql<{ ad_id: string; viewer_id: string | null; ip: string; user_agent: string }[]>`
+    select distinct c.ad_id, c.viewer_id, c.ip, c.user_agent
     from clicks c
     join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
       on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
-    where c.ad_id = any(${adIds}::text[])`
+    where c.ad_id = any(${adIds}::text[]) and c.invalid_reason is null`
   for await (const rows of viewers.cursor(5000)) {
     const byAd = new Map<string, string[]>()
     for (const r of rows) {
       const list = byAd.get(r.ad_id) ?? []
-      list.push(viewerIdOf(r.ip, r.user_agent))
+      list.push(r.viewer_id ?? viewerIdOf(r.ip, r.user_agent))
       byAd.set(r.ad_id, list)
     }
     const add = redis.pipeline()

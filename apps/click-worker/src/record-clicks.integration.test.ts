@@ -1,6 +1,14 @@
 import { type ClickMessage, redisKeys } from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, createTopic, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
+import {
+  createTestDatabase,
+  createTopic,
+  insertAds,
+  stack,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -16,7 +24,14 @@ let keys: ReturnType<typeof redisKeys>
 let topic: string
 let producer: Producer
 const dlqTopic = uniqueName('dlq')
-const stores = () => ({ sql: db.sql, counters, deadLetters: new KafkaDeadLetters(producer, dlqTopic) })
+const rules = { repeatWindowMs: 30_000, hourlyBudget: 30 }
+const stores = () => ({ sql: db.sql, counters, deadLetters: new KafkaDeadLetters(producer, dlqTopic), rules })
+/** A fresh active ad for one test. */
+async function newAd(status: 'active' | 'paused' = 'active') {
+  const id = uniqueName('ad')
+  await insertAds(db.sql, [{ id, status }])
+  return id
+}
 
 beforeAll(async () => {
   db = await createTestDatabase()
@@ -47,7 +62,7 @@ function click(adId: string, overrides: Partial<ClickMessage> = {}): ClickMessag
     playback_time: seq % 3600,
     received_at: new Date().toISOString(),
     ip: `198.51.100.${seq % 250}`,
-    user_agent: 'TestPlayer/1.0',
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/1.0',
     ...overrides,
   }
 }
@@ -67,10 +82,11 @@ async function pgCount(adId: string) {
 
 describe('recordClicks', () => {
   it('writes every click to Postgres and counts clicks and distinct viewers in Redis', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
+    const later = new Date(Date.now() + 60_000).toISOString() // outside the repeat window
     const clicks = [
       click(ad, { ip: '203.0.113.1' }),
-      click(ad, { ip: '203.0.113.1' }),
+      click(ad, { ip: '203.0.113.1', received_at: later }),
       click(ad, { ip: '203.0.113.2' }),
     ]
     const outcome = await recordClicks({ topic, partition: 0, records: records(clicks) }, stores())
@@ -81,7 +97,7 @@ describe('recordClicks', () => {
   })
 
   it('changes nothing when the same batch is delivered again', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     const batch = { topic, partition: 1, records: records([click(ad), click(ad), click(ad)], 100) }
     await recordClicks(batch, stores())
     const again = await recordClicks(batch, stores())
@@ -91,7 +107,7 @@ describe('recordClicks', () => {
   })
 
   it('applies only the new tail of a redelivered batch that grew', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     const clicks = Array.from({ length: 6 }, () => click(ad))
     await recordClicks({ topic, partition: 2, records: records(clicks.slice(0, 4)) }, stores())
     await recordClicks({ topic, partition: 2, records: records(clicks) }, stores())
@@ -100,7 +116,7 @@ describe('recordClicks', () => {
   })
 
   it('counts a click id once however many records carry it, in one batch or across batches', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     const retried = click(ad)
     await recordClicks({ topic, partition: 0, records: records([retried, click(ad), retried], 0) }, stores())
     const later = await recordClicks({ topic, partition: 0, records: records([retried], 3) }, stores())
@@ -110,12 +126,12 @@ describe('recordClicks', () => {
   })
 
   it('still counts exactly when a worker died after writing Postgres and before Redis', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     const clicks = [click(ad), click(ad)]
     // The first delivery got as far as the Postgres commit, then the process died.
     await insertClicks(
       db.sql,
-      clicks.map((c, i) => ({ click: c, partition: 3, offset: String(i) })),
+      clicks.map((c, i) => ({ click: c, partition: 3, offset: String(i), viewerId: `v${i}`, reason: null })),
     )
     expect(await redisCount(ad)).toBe(0)
     // Kafka redelivers from the last committed offset.
@@ -125,7 +141,7 @@ describe('recordClicks', () => {
   })
 
   it('parks invalid records on the dead-letter topic with the reason and original bytes, and goes on', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     const poison = JSON.stringify({ v: 1, ad_id: ad })
     const batch = records([click(ad), 'not json', poison, click(ad)])
     batch[1] = { ...batch[1], key: Buffer.from('k1') } as KafkaRecord
@@ -150,8 +166,72 @@ describe('recordClicks', () => {
     expect(header(1, DLQ_HEADERS.offset)).toBe('2')
   })
 
+  it('stores invalid traffic with its reason and leaves it out of the valid counts', async () => {
+    const ad = await newAd()
+    const paused = await newAd('paused')
+    const t = Date.now()
+    const at = (ms: number) => new Date(t + ms).toISOString()
+    const viewer = { ip: '192.0.2.77', user_agent: 'Mozilla/5.0 (Windows NT 10.0) Firefox/130.0' }
+    const batch = [
+      click(ad, { ...viewer, received_at: at(0), playback_time: 10 }),
+      click(ad, { ...viewer, received_at: at(5_000) }), // repeat within 30 s
+      click(ad, {
+        ip: '192.0.2.78',
+        user_agent: 'Googlebot/2.1 (+http://www.google.com/bot.html)',
+        received_at: at(0),
+      }),
+      click(paused, { ...viewer, received_at: at(0) }),
+      click(ad, { ip: '192.0.2.79', user_agent: viewer.user_agent, received_at: at(0), playback_time: 20 }),
+    ]
+    const outcome = await recordClicks({ topic, partition: 0, records: records(batch) }, stores())
+    expect(outcome).toMatchObject({ counted: 2, invalid: { repeat: 1, bot: 1, inactive_ad: 1 } })
+    const stored = await db.sql<{ click_id: string; invalid_reason: string | null }[]>`
+      select click_id, invalid_reason from clicks where click_id = any(${batch.map((c) => c.click_id)})`
+    const reasonOf = new Map(stored.map((r) => [r.click_id, r.invalid_reason]))
+    expect(batch.map((c) => reasonOf.get(c.click_id))).toEqual([null, 'repeat', 'bot', 'inactive_ad', null])
+    expect(await redisCount(ad)).toBe(2)
+    expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '1', bot: '1' })
+    expect(await redis.hgetall(keys.invalid(paused))).toEqual({ inactive_ad: '1' })
+    expect(await redis.get(keys.playbackSum(ad))).toBe('30')
+    expect(await redis.pfcount(keys.viewers(ad))).toBe(2)
+  })
+
+  it('marks a viewer over its hourly budget, counting what Postgres already holds', async () => {
+    const ad = await newAd()
+    const other = await newAd()
+    const viewer = { ip: '192.0.2.90', user_agent: 'Mozilla/5.0 Safari/605.1.15' }
+    // Thirty-one clicks a minute apart, inside one clock hour, spread over two ads and two batches.
+    const hour = Date.parse('2026-11-25T08:00:00.000Z')
+    const clicks = Array.from({ length: 31 }, (_, i) =>
+      click(i % 2 ? other : ad, { ...viewer, received_at: new Date(hour + i * 60_000).toISOString() }),
+    )
+    await recordClicks({ topic, partition: 5, records: records(clicks.slice(0, 20), 0) }, stores())
+    const second = await recordClicks(
+      { topic, partition: 5, records: records(clicks.slice(20), 20) },
+      stores(),
+    )
+    expect(second?.invalid).toEqual({ over_budget: 1 })
+    expect((await redisCount(ad)) + (await redisCount(other))).toBe(30)
+  })
+
+  it('keeps the first verdict when a click is redelivered, even if the rules would now judge it otherwise', async () => {
+    const ad = await newAd()
+    const viewer = { ip: '192.0.2.100', user_agent: 'Mozilla/5.0 Chrome/126.0' }
+    const batch = records([click(ad, viewer), click(ad, viewer)])
+    await recordClicks({ topic, partition: 6, records: batch }, stores())
+    await redis.del(keys.appliedOffset(topic, 6)) // make Redis apply the redelivery again
+    await db.sql`update ads set status = 'paused' where id = ${ad}`
+    await recordClicks({ topic, partition: 6, records: batch }, stores())
+    const reasons = await db.sql<{ invalid_reason: string | null }[]>`
+      select invalid_reason from clicks where ad_id = ${ad} order by kafka_offset`
+    expect(reasons.map((r) => r.invalid_reason)).toEqual([null, 'repeat'])
+    // Applied twice on purpose above, and both times by the stored verdict: one valid, one repeat each.
+    expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '2' })
+    expect(await redisCount(ad)).toBe(2)
+  })
+
   it('keeps each partition’s applied offset apart', async () => {
-    const ad = uniqueName('ad')
+    const ad = await newAd()
     await recordClicks({ topic, partition: 0, records: records([click(ad)], 50) }, stores())
     // A lower offset on another partition is new work, not a redelivery.
     await recordClicks({ topic, partition: 1, records: records([click(ad)], 5) }, stores())

@@ -1,8 +1,8 @@
-import type { RedisKeys } from '@adtrack/contracts'
+import type { InvalidReason, RedisKeys } from '@adtrack/contracts'
 import type { Redis } from 'ioredis'
 
 /**
- * Applies a partition's counted clicks to Redis exactly once.
+ * Applies a partition's owned clicks to Redis exactly once.
  *
  * TRICKY: the worker commits to Postgres, then updates Redis, then commits the Kafka offset; it can die
  * between any two. Redis therefore remembers, per topic-partition, the highest offset it has applied,
@@ -13,50 +13,65 @@ import type { Redis } from 'ioredis'
  * KEYS[1]: the partition's applied-offset key. KEYS[2]: the reconciliation lock; while it is held the
  * script refuses (reconciliation needs Redis still), and the worker retries the batch shortly.
  * ARGV[1]: the batch's last offset (applied even when no record in the batch counts, so the mark keeps
- * moving). Then per counted record: offset, count key, viewers key, viewer id.
+ * moving). ARGV[2..6]: the key templates for clicks, viewers, invalid, playback sum (the ad id goes
+ * where `\0` is). Then per owned record: offset, ad id, viewer id, invalid reason ('' when valid),
+ * playback time.
+ * TRICKY: keys built here from templates are not declared in KEYS, so this needs a single Redis primary.
  */
 const APPLY_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return redis.error_reply('RECONCILING counts are being rebuilt') end
 local applied = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local counts = {}
-local viewers = {}
-for i = 2, #ARGV, 4 do
+local function key(template, ad) return (string.gsub(template, '%z', function() return ad end)) end
+local clicks, viewers, invalid, playback = {}, {}, {}, {}
+for i = 6, #ARGV, 5 do
   if tonumber(ARGV[i]) > applied then
-    local countKey, viewersKey = ARGV[i + 1], ARGV[i + 2]
-    counts[countKey] = (counts[countKey] or 0) + 1
-    viewers[viewersKey] = viewers[viewersKey] or {}
-    table.insert(viewers[viewersKey], ARGV[i + 3])
+    local ad, viewer, reason, played = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+    if reason == '' then
+      clicks[ad] = (clicks[ad] or 0) + 1
+      playback[ad] = (playback[ad] or 0) + played
+      viewers[ad] = viewers[ad] or {}
+      table.insert(viewers[ad], viewer)
+    else
+      invalid[ad] = invalid[ad] or {}
+      invalid[ad][reason] = (invalid[ad][reason] or 0) + 1
+    end
   end
 end
-for key, n in pairs(counts) do redis.call('INCRBY', key, n) end
-for key, ids in pairs(viewers) do redis.call('PFADD', key, unpack(ids)) end
+for ad, n in pairs(clicks) do redis.call('INCRBY', key(ARGV[2], ad), n) end
+for ad, ids in pairs(viewers) do redis.call('PFADD', key(ARGV[3], ad), unpack(ids)) end
+for ad, reasons in pairs(invalid) do
+  for reason, n in pairs(reasons) do redis.call('HINCRBY', key(ARGV[4], ad), reason, n) end
+end
+for ad, sum in pairs(playback) do redis.call('INCRBY', key(ARGV[5], ad), sum) end
 if tonumber(ARGV[1]) > applied then redis.call('SET', KEYS[1], ARGV[1]) end
 return applied
 `
 
-export interface CountedClick {
+export interface OwnedClick {
   offset: string
   adId: string
   viewerId: string
+  reason: InvalidReason | null
+  playbackTime: number
 }
 
 export class RedisCounters {
+  private readonly templates: string[]
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('applyClicks', { numberOfKeys: 2, lua: APPLY_SCRIPT })
+    // The same functions that readers use, so writer and readers cannot disagree on a key's name.
+    this.templates = [keys.clickCount('\0'), keys.viewers('\0'), keys.invalid('\0'), keys.playbackSum('\0')]
   }
 
-  async apply(topic: string, partition: number, lastOffset: string, clicks: CountedClick[]): Promise<void> {
-    const args: string[] = [lastOffset]
-    for (const c of clicks) {
-      args.push(c.offset, this.keys.clickCount(c.adId), this.keys.viewers(c.adId), c.viewerId)
-    }
-    await (this.redis as Redis & { applyClicks: (...a: string[]) => Promise<unknown> }).applyClicks(
-      this.keys.appliedOffset(topic, partition),
-      this.keys.reconcileLock(topic),
-      ...args,
-    )
+  async apply(topic: string, partition: number, lastOffset: string, clicks: OwnedClick[]): Promise<void> {
+    const args: (string | number)[] = [lastOffset, ...this.templates]
+    for (const c of clicks) args.push(c.offset, c.adId, c.viewerId, c.reason ?? '', c.playbackTime)
+    await (
+      this.redis as Redis & { applyClicks: (...a: (string | number)[]) => Promise<unknown> }
+    ).applyClicks(this.keys.appliedOffset(topic, partition), this.keys.reconcileLock(topic), ...args)
   }
 }

@@ -32,7 +32,18 @@ redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection e
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
 const worker = buildWorker(
   { ...config, sessionTimeoutMs: parseDuration(config.KAFKA_SESSION_TIMEOUT) },
-  { kafka, sql, redis, logger, metrics },
+  {
+    kafka,
+    sql,
+    redis,
+    logger,
+    metrics,
+    rules: {
+      repeatWindowMs: parseDuration(config.REPEAT_CLICK_WINDOW),
+      hourlyBudget: config.VIEWER_HOURLY_CLICK_BUDGET,
+      filterBots: config.FILTER_BOTS,
+    },
+  },
 )
 
 const readiness = new Readiness({

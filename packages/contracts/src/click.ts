@@ -9,6 +9,24 @@ export const ClickId = Type.String({
   description: 'Idempotency key for the click (e.g. a UUID). Assigned by the server when absent.',
 })
 
+/** A player's own stable id for the viewer; without it a viewer is its IP and user agent. */
+export const ViewerId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'Stable, opaque viewer id from the player (e.g. a hashed device id); optional.',
+})
+
+/** Why a click does not count: it is stored for audit but left out of click_count. */
+export const InvalidReason = Type.Union(
+  [Type.Literal('bot'), Type.Literal('repeat'), Type.Literal('over_budget'), Type.Literal('inactive_ad')],
+  {
+    description:
+      'bot: a known bot or crawler user agent; repeat: the same viewer clicked the same ad within the repeat window; over_budget: the viewer exceeded its hourly click budget; inactive_ad: the ad was paused or unknown when the click was processed.',
+  },
+)
+export type InvalidReason = Type.Static<typeof InvalidReason>
+export const INVALID_REASONS: InvalidReason[] = ['bot', 'repeat', 'over_budget', 'inactive_ad']
+
 /** Upper bound on playback position, in seconds, as the system we replace enforced. */
 export const MAX_PLAYBACK_SECONDS = 3600
 
@@ -23,6 +41,7 @@ export const ClickRequest = Type.Object(
       examples: [30],
     }),
     click_id: Type.Optional(ClickId),
+    viewer_id: Type.Optional(ViewerId),
   },
   { $id: 'ClickRequest', additionalProperties: false },
 )
@@ -54,6 +73,7 @@ export const ClickMessage = Type.Object(
     received_at: Type.String({ format: 'date-time', description: 'Server receive time, UTC.' }),
     ip: Type.String({ maxLength: 64 }),
     user_agent: Type.String({ maxLength: 512 }),
+    viewer_id: Type.Optional(ViewerId),
   },
   { $id: 'ClickMessage', additionalProperties: false },
 )

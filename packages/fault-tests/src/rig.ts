@@ -124,13 +124,13 @@ export class Scenario {
       },
       { timeoutMs: 90_000, intervalMs: 500, what: `${acked.size} acknowledged clicks in Postgres` },
     ).catch(() => undefined) // a loss is reported by the row below, not as a timeout
+    // Per ad and kind (valid, or each invalid reason): what Postgres holds and what Redis says.
     const pgCounts = async () =>
       new Map(
         (
-          await this.sql<
-            { ad_id: string; n: number }[]
-          >`select ad_id, count(*)::int as n from clicks group by ad_id`
-        ).map((r) => [r.ad_id, r.n]),
+          await this.sql<{ ad_id: string; kind: string; n: number }[]>`
+            select ad_id, coalesce(invalid_reason, 'valid') as kind, count(*)::int as n from clicks group by 1, 2`
+        ).map((r) => [`${r.ad_id}/${r.kind}`, r.n]),
       )
     let drift = 0
     let duplicated = 0
@@ -142,10 +142,19 @@ export class Scenario {
         drift = 0
         duplicated = 0
         for (const ad of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']) {
-          const redisCount = Number((await this.redis.get(keys.clickCount(ad))) ?? 0)
-          const diff = redisCount - (pg.get(ad) ?? 0)
-          drift += Math.abs(diff)
-          duplicated += Math.max(0, diff)
+          const invalid = await this.redis.hgetall(keys.invalid(ad))
+          const redisCounts: [string, number][] = [
+            ['valid', Number((await this.redis.get(keys.clickCount(ad))) ?? 0)],
+            ...['bot', 'repeat', 'over_budget', 'inactive_ad'].map((r): [string, number] => [
+              r,
+              Number(invalid[r] ?? 0),
+            ]),
+          ]
+          for (const [kind, redisCount] of redisCounts) {
+            const diff = redisCount - (pg.get(`${ad}/${kind}`) ?? 0)
+            drift += Math.abs(diff)
+            duplicated += Math.max(0, diff)
+          }
         }
         return drift === 0 ? true : undefined
       },

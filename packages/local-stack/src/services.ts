@@ -47,6 +47,9 @@ export function serviceEnv(
   // The gateway on loopback adds X-Forwarded-For; ingest-api believes it only from a trusted proxy, and
   // would otherwise record every click as coming from 127.0.0.1.
   if (service.name === 'ingest-api') env.TRUSTED_PROXIES = baseEnv.TRUSTED_PROXIES || '127.0.0.1,::1'
+  // The local stack is driven by curl, which the bot list rightly calls a non-browser client; with the
+  // filter on, the old README's curl click would be stored as invalid (bot) and click_count not move.
+  if (service.name === 'click-worker') env.FILTER_BOTS = baseEnv.FILTER_BOTS || 'false'
   return env
 }
 

@@ -40,6 +40,8 @@ interface Reply {
   click_id: string
   click_count: number
   unique_viewers: number
+  invalid_click_count: number
+  invalid_clicks: Record<string, number>
   message: string
 }
 const json = async <T = Reply>(res: Response): Promise<T> => (await res.json()) as T
@@ -52,18 +54,31 @@ async function clickCount(adId: string): Promise<number> {
 
 /** Waits until the count reaches `expected`, then a little longer to catch an overshoot. */
 async function settledCount(adId: string, expected: number): Promise<number> {
-  await waitFor(async () => ((await clickCount(adId)) >= expected ? true : undefined), {
-    timeoutMs: 30_000,
-    what: `ad ${adId} to reach ${expected} clicks`,
-  })
+  let last: Reply | undefined
+  try {
+    await waitFor(
+      async () => {
+        last = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=${adId}`))
+        return last.click_count >= expected ? true : undefined
+      },
+      { timeoutMs: 30_000, what: `ad ${adId} to reach ${expected} clicks` },
+    )
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last reply ${JSON.stringify(last)}`)
+  }
   await new Promise((r) => setTimeout(r, 1000))
   return clickCount(adId)
 }
 
+let viewer = 0
 function postClick(body: string, headers: Record<string, string> = {}) {
   return fetch(`${ingest.httpUrl}/ads/click`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'user-agent': `Mozilla/5.0 (X11; Linux x86_64) E2EViewer/${viewer++}`,
+      ...headers,
+    },
     body,
   })
 }
@@ -80,8 +95,9 @@ describe('the pipeline, end to end', () => {
     const before = await clickCount('1')
     const replies = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
+        // A browser-like user agent per click: 1,000 distinct viewers, none a bot, repeat or over budget.
         postClick(JSON.stringify({ ad_id: '1', playback_time: i % 3601 }), {
-          'user-agent': `player-${i % 37}`,
+          'user-agent': `Mozilla/5.0 (X11; Linux x86_64) E2EPlayer/${i}`,
         }),
       ),
     )
@@ -91,9 +107,10 @@ describe('the pipeline, end to end', () => {
     expect(new Set(bodies.map((b) => b.click_id)).size).toBe(1000)
     expect(await settledCount('1', before + 1000)).toBe(before + 1000)
     const analyticsReply = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=1`))
-    // 37 user agents from one IP: the HyperLogLog estimate is within its error of 37.
-    expect(analyticsReply.unique_viewers).toBeGreaterThanOrEqual(35)
-    expect(analyticsReply.unique_viewers).toBeLessThanOrEqual(39)
+    // 1,000 viewers: the HyperLogLog estimate is within a few times its 0.8% standard error.
+    expect(analyticsReply.unique_viewers).toBeGreaterThanOrEqual(970)
+    expect(analyticsReply.unique_viewers).toBeLessThanOrEqual(1030)
+    expect(analyticsReply.invalid_click_count).toBe(0)
   })
 
   it('counts a click sent twice with the same click_id once', async () => {
@@ -131,6 +148,26 @@ describe('the pipeline, end to end', () => {
     // One good click after the bad ones: once it shows, anything accepted before it would have too.
     expect((await postClick('{"ad_id": "3", "playback_time": 30}')).status).toBe(202)
     expect(await settledCount('3', before + 1)).toBe(before + 1)
+  })
+
+  it('stores bot and repeat clicks as invalid and leaves them out of click_count', async () => {
+    const before = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=4`))
+    const same = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) SameViewer/1' }
+    expect((await postClick('{"ad_id":"4","playback_time":1}', same)).status).toBe(202)
+    expect((await postClick('{"ad_id":"4","playback_time":2}', same)).status).toBe(202) // repeat
+    const bot = { 'user-agent': 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)' }
+    expect((await postClick('{"ad_id":"4","playback_time":3}', bot)).status).toBe(202)
+    await waitFor(
+      async () => {
+        const now = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=4`))
+        return now.invalid_click_count >= before.invalid_click_count + 2 ? true : undefined
+      },
+      { what: 'two invalid clicks on ad 4' },
+    )
+    const after = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=4`))
+    expect(after.click_count).toBe(before.click_count + 1)
+    expect(after.invalid_clicks.repeat).toBe((before.invalid_clicks.repeat ?? 0) + 1)
+    expect(after.invalid_clicks.bot).toBe((before.invalid_clicks.bot ?? 0) + 1)
   })
 
   it('exposes Prometheus metrics and probes on each metrics port', async () => {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@adtrack/local-stack'
@@ -26,11 +28,17 @@ export async function startService(name: ServiceName, env: Record<string, string
   if (!existsSync(entry)) throw new Error(`${entry} is missing: build the workspace first`)
   const httpPort = await freePort()
   const metricsPort = await freePort()
+  // Each ingest-api process owns (locks) its spool directory, so each one started here gets its own.
+  const spool =
+    name === 'ingest-api' && !env.SPOOL_DIR
+      ? { SPOOL_DIR: await mkdtemp(join(tmpdir(), 'adtrack-spool-')) }
+      : {}
   const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH ?? '',
       HTTP_PORT: String(httpPort),
       METRICS_PORT: String(metricsPort),
+      ...spool,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

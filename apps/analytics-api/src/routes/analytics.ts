@@ -47,7 +47,19 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
         result = await ads.clickCounts(ad_id)
         reply.header(DEGRADED_HEADER, 'redis-unavailable')
       }
-      return { ad_id, click_count: result.clicks, unique_viewers: result.uniqueViewers }
+      return analyticsReply(ad_id, result)
     },
   )
+}
+
+export function analyticsReply(ad_id: string, counts: Counts) {
+  const invalidTotal = Object.values(counts.invalid).reduce((a, b) => a + b, 0)
+  return {
+    ad_id,
+    click_count: counts.clicks,
+    unique_viewers: counts.uniqueViewers,
+    invalid_click_count: invalidTotal,
+    invalid_clicks: counts.invalid,
+    avg_playback_time: counts.clicks ? Math.round((counts.playbackSum / counts.clicks) * 100) / 100 : 0,
+  }
 }

@@ -135,6 +135,19 @@ describe('POST /ads/click', () => {
     expect(header.json().click_id).toBe('header-chosen-id-1')
   })
 
+  it('passes the player’s viewer_id on to Kafka, and leaves it out when absent', async () => {
+    const withViewer = await app.inject({
+      method: 'POST',
+      url: '/ads/click',
+      payload: { ad_id: 'live', playback_time: 3, click_id: 'has-viewer-id-1', viewer_id: 'device-42' },
+    })
+    expect(withViewer.statusCode).toBe(202)
+    const records = await readTopic(await topicRecordCount(topic))
+    const record = (id: string) => records.find((r) => r.value.click_id === id)?.value
+    expect(record('has-viewer-id-1')?.viewer_id).toBe('device-42')
+    expect(record('client-chosen-id-1')).not.toHaveProperty('viewer_id')
+  })
+
   it('believes X-Forwarded-For only from a trusted proxy', async () => {
     const trusted = await app.inject({
       method: 'POST',

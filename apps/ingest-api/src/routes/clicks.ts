@@ -73,6 +73,7 @@ export const clickRoutes: FastifyPluginAsyncTypebox<ClickRouteOptions> = async (
                 received_at: new Date().toISOString(),
                 ip: request.ip,
                 user_agent: (request.headers['user-agent'] ?? '').slice(0, 512),
+                ...(request.body.viewer_id === undefined ? {} : { viewer_id: request.body.viewer_id }),
               },
               deadline,
             ),

@@ -58,8 +58,9 @@ async function settledCount(adId: string, expected: number): Promise<number> {
   try {
     await waitFor(
       async () => {
-        last = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=${adId}`))
-        return last.click_count >= expected ? true : undefined
+        const reply = await json(await fetch(`${analytics.httpUrl}/ads/analytics?ad_id=${adId}`))
+        last = reply
+        return reply.click_count >= expected ? true : undefined
       },
       { timeoutMs: 30_000, what: `ad ${adId} to reach ${expected} clicks` },
     )

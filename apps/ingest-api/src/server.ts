@@ -11,10 +11,10 @@ import {
 } from '@adtrack/service-runtime'
 import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
 import closeWithGrace from 'close-with-grace'
-import { Partitioners } from 'kafkajs'
 import { AdCatalog } from './ad-catalog.js'
 import { buildApp } from './app.js'
 import { ClickProducer } from './click-producer.js'
+import { createClickKafkaProducer } from './kafka-gate.js'
 import { createRegistry, registerStateGauges } from './metrics.js'
 import { Spool } from './spool.js'
 import { spoolReadiness } from './spool-readiness.js'
@@ -45,16 +45,10 @@ if (!spool.isEmpty || spool.droppedBytes > 0) {
 
 const sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'ingest-api' })
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
-// NOTE: not kafkajs's idempotent producer. Its retries cannot be bounded (it insists on retrying
-// forever), and ClickProducer must give up on Kafka in time to spool a click before its deadline;
-// retries are ClickProducer's (p-retry, behind a circuit breaker). A batch that is sent twice (a lost
-// acknowledgement, a replay after a crash) is counted once: the worker deduplicates by click_id.
-const kafkaProducer = kafka.producer({
-  idempotent: false,
-  maxInFlightRequests: 1,
-  allowAutoTopicCreation: false,
-  createPartitioner: Partitioners.DefaultPartitioner,
-  retry: { retries: 0 },
+const kafkaProducer = createClickKafkaProducer({
+  brokers: config.KAFKA_BROKERS,
+  clientId: config.KAFKA_CLIENT_ID,
+  logger,
 })
 const producer = new ClickProducer(kafkaProducer, config.KAFKA_TOPIC, {
   lingerMs: config.PRODUCE_LINGER_MS,

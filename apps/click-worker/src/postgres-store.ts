@@ -53,6 +53,7 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
   // One statement per batch, with a fixed number of parameters whatever the batch size (arrays + unnest).
   // The final select reads the snapshot taken before the insert, so the union is: rows this statement
   // created plus rows that already existed. A duplicate id inside the batch goes to its earliest record.
+  // The per-minute rollup adds only the rows this statement created, so it is exact on redelivery.
   const rows = await sql<
     {
       click_id: string
@@ -75,7 +76,19 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
                           kafka_offset, viewer_id, invalid_reason)
       select distinct on (click_id) * from input order by click_id, kafka_partition, kafka_offset
       on conflict (click_id) do nothing
-      returning click_id, kafka_partition, kafka_offset, invalid_reason
+      returning click_id, kafka_partition, kafka_offset, invalid_reason, ad_id, received_at, playback_time
+    ),
+    rolled_up as (
+      insert into click_minutes (ad_id, minute, valid, invalid, playback_sum)
+      select ad_id, date_trunc('minute', received_at),
+             count(*) filter (where invalid_reason is null),
+             count(*) filter (where invalid_reason is not null),
+             coalesce(sum(playback_time) filter (where invalid_reason is null), 0)
+      from inserted group by 1, 2
+      on conflict (ad_id, minute) do update set
+        valid = click_minutes.valid + excluded.valid,
+        invalid = click_minutes.invalid + excluded.invalid,
+        playback_sum = click_minutes.playback_sum + excluded.playback_sum
     )
     select click_id, kafka_partition, kafka_offset::text, invalid_reason from inserted
     union all

@@ -86,6 +86,13 @@ describe('reconcileCounts', () => {
     expect(await count('a')).toBe(4)
     expect(await count('b')).toBe(3)
     expect(await redis.pfcount(keys.viewers('a'))).toBe(3)
+    // The per-minute buckets and top-ads scores are back as well.
+    const minute = Math.floor(Date.now() / 60_000)
+    const near = [minute - 1, minute, minute + 1]
+    const buckets = await Promise.all(near.map((m) => redis.hget(keys.minute('a', m), 'v')))
+    expect(buckets.reduce((sum, v) => sum + Number(v ?? 0), 0)).toBe(4)
+    const scores = await Promise.all(near.map((m) => redis.zscore(keys.topMinute(m), 'b')))
+    expect(scores.reduce((sum, v) => sum + Number(v ?? 0), 0)).toBe(3)
     // A redelivery of the old batches after the repair changes nothing.
     await recordClicks({ topic, partition: 1, records: partition1 }, stores)
     expect(await count('a')).toBe(4)

@@ -3,6 +3,7 @@ import type { RedisKeys } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import type { Redis } from 'ioredis'
 import { viewerIdOf } from './record-clicks.js'
+import { MINUTE_BUCKET_TTL_SECONDS } from './redis-store.js'
 
 export interface AdDrift {
   adId: string
@@ -210,6 +211,7 @@ async function repairAds(
     for (const [reason, n] of Object.entries(totals.invalid)) fix.hset(keys.invalid(adId), reason, n)
   }
   await fix.exec()
+  await rebuildMinutes(deps, adIds, partitions, offsets)
   // The HyperLogLog of a drifted ad cannot be trusted either: rebuild it from the same valid rows.
   const viewers = sql<{ ad_id: string; viewer_id: string | null; ip: string; user_agent: string }[]>`
     select distinct c.ad_id, c.viewer_id, c.ip, c.user_agent
@@ -228,4 +230,40 @@ async function repairAds(
     for (const [adId, ids] of byAd) add.pfadd(keys.viewers(adId), ...ids)
     await add.exec()
   }
+}
+
+/** Rebuilds a drifted ad's per-minute buckets and its top-ads scores over Redis's retention window. */
+async function rebuildMinutes(
+  deps: { sql: Sql; redis: Redis; keys: RedisKeys },
+  adIds: string[],
+  partitions: number[],
+  offsets: string[],
+): Promise<void> {
+  const { sql, redis, keys } = deps
+  const since = new Date(Date.now() - MINUTE_BUCKET_TTL_SECONDS * 1000)
+  const rows = await sql<{ ad_id: string; minute: string; v: number; i: number }[]>`
+    select c.ad_id, (extract(epoch from date_trunc('minute', c.received_at)) / 60)::bigint::text as minute,
+           count(*) filter (where c.invalid_reason is null)::int as v,
+           count(*) filter (where c.invalid_reason is not null)::int as i
+    from clicks c
+    join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
+      on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
+    where c.ad_id = any(${adIds}::text[]) and c.received_at >= ${since}
+    group by 1, 2`
+  const stale = (await Promise.all(adIds.map((id) => scanAll(redis, keys.minute(id, '*'))))).flat()
+  const tops = await scanAll(redis, keys.topMinute('*'))
+  const fix = redis.multi()
+  if (stale.length) fix.del(...stale)
+  for (const top of tops) fix.zrem(top, ...adIds)
+  for (const r of rows) {
+    const bucket = keys.minute(r.ad_id, r.minute)
+    if (r.v) {
+      fix.hset(bucket, 'v', r.v)
+      fix.zadd(keys.topMinute(r.minute), r.v, r.ad_id)
+      fix.expire(keys.topMinute(r.minute), MINUTE_BUCKET_TTL_SECONDS)
+    }
+    if (r.i) fix.hset(bucket, 'i', r.i)
+    fix.expire(bucket, MINUTE_BUCKET_TTL_SECONDS)
+  }
+  await fix.exec()
 }

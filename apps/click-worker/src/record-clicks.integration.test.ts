@@ -230,6 +230,32 @@ describe('recordClicks', () => {
     expect(await redisCount(ad)).toBe(2)
   })
 
+  it('keeps per-minute buckets, top-ads minutes and the Postgres rollup, once each on redelivery', async () => {
+    const ad = await newAd()
+    const minute = Date.parse('2026-11-25T09:30:00.000Z')
+    const at = (ms: number) => new Date(minute + ms).toISOString()
+    const batch = records([
+      click(ad, { received_at: at(0), playback_time: 5 }),
+      click(ad, { received_at: at(59_999), playback_time: 7 }), // last millisecond of the minute
+      click(ad, { received_at: at(60_000), playback_time: 9 }), // first of the next
+      click(ad, { received_at: at(61_000), user_agent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' }),
+    ])
+    await recordClicks({ topic, partition: 7, records: batch }, stores())
+    await recordClicks({ topic, partition: 7, records: batch }, stores())
+    const epoch = minute / 60_000
+    expect(await redis.hgetall(keys.minute(ad, epoch))).toEqual({ v: '2' })
+    expect(await redis.hgetall(keys.minute(ad, epoch + 1))).toEqual({ v: '1', i: '1' })
+    expect(await redis.zscore(keys.topMinute(epoch), ad)).toBe('2')
+    expect(await redis.zscore(keys.topMinute(epoch + 1), ad)).toBe('1')
+    expect(await redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(3600)
+    const rollup = await db.sql<{ minute: Date; valid: number; invalid: number; playback_sum: string }[]>`
+      select minute, valid, invalid, playback_sum::text from click_minutes where ad_id = ${ad} order by minute`
+    expect(rollup.map((r) => [r.minute.toISOString(), r.valid, r.invalid, r.playback_sum])).toEqual([
+      ['2026-11-25T09:30:00.000Z', 2, 0, '12'],
+      ['2026-11-25T09:31:00.000Z', 1, 1, '9'],
+    ])
+  })
+
   it('keeps each partition’s applied offset apart', async () => {
     const ad = await newAd()
     await recordClicks({ topic, partition: 0, records: records([click(ad)], 50) }, stores())

@@ -103,6 +103,7 @@ export async function recordClicks(batch: PartitionBatch, stores: ClickStores): 
       viewerId: v.viewerId,
       reason: v.reason,
       playbackTime: v.click.playback_time,
+      minute: Math.floor(Date.parse(v.click.received_at) / 60_000),
     })),
   )
   const invalid: Record<string, number> = {}

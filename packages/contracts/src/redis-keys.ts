@@ -9,6 +9,10 @@ export function redisKeys(prefix = '') {
     viewers: (adId: string) => `${prefix}ad:${adId}:viewers`,
     /** Hash of invalid click counts by reason. */
     invalid: (adId: string) => `${prefix}ad:${adId}:invalid`,
+    /** Hash of one ad's clicks in one minute (epoch minutes): field v = valid, i = invalid. */
+    minute: (adId: string, epochMinute: number | string) => `${prefix}ad:${adId}:m:${epochMinute}`,
+    /** Sorted set of valid clicks per ad in one minute, for top ads over a sliding window. */
+    topMinute: (epochMinute: number | string) => `${prefix}top:m:${epochMinute}`,
     /** Sum of playback_time over valid clicks (for the mean). */
     playbackSum: (adId: string) => `${prefix}ad:${adId}:playback_sum`,
     /** Highest Kafka offset of a partition already applied to Redis (see click-worker's redis-store). */

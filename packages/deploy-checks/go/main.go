@@ -9,6 +9,9 @@
 //	    durations, label and annotation templates) and prints every rule with its PromQL selectors as JSON.
 //	deploy-lint promql
 //	    Reads a JSON array of PromQL expressions on stdin; prints each one's selectors, or its parse error.
+//	deploy-lint dockerfile <file>
+//	    Parses a Dockerfile with BuildKit's own parser and linter (what `docker build` runs first) and
+//	    prints its stages and commands, with every lint warning, as JSON.
 //
 // Exit status 1 and a message on stderr when a file does not load.
 package main
@@ -22,6 +25,9 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -67,6 +73,11 @@ func main() {
 		compose(os.Args[2], os.Args[3:])
 	case "rules":
 		rules(os.Args[2:])
+	case "dockerfile":
+		if len(os.Args) != 3 {
+			fail("usage: deploy-lint dockerfile <file>")
+		}
+		dockerfile(os.Args[2])
 	case "promql":
 		var exprs []string
 		if err := json.NewDecoder(os.Stdin).Decode(&exprs); err != nil {
@@ -137,6 +148,69 @@ func rules(files []string) {
 	}
 	if len(problems) > 0 {
 		fail("%s", strings.Join(problems, "\n"))
+	}
+	print(out)
+}
+
+type dockerCommand struct {
+	Name string `json:"name"`
+	Code string `json:"code"`
+	Line int    `json:"line"`
+}
+
+type dockerStage struct {
+	Name     string          `json:"name"`
+	Base     string          `json:"base"`
+	Commands []dockerCommand `json:"commands"`
+}
+
+func dockerfile(file string) {
+	f, err := os.Open(file)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer f.Close()
+	res, err := dfparser.Parse(f)
+	if err != nil {
+		fail("dockerfile: %v", err)
+	}
+	warnings := []string{}
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.Short)
+	}
+	lint := linter.New(&linter.Config{
+		Warn: func(rule, _, _, message string, location []dfparser.Range) {
+			line := 0
+			if len(location) > 0 {
+				line = location[0].Start.Line
+			}
+			warnings = append(warnings, fmt.Sprintf("line %d: %s: %s", line, rule, message))
+		},
+	})
+	stages, metaArgs, err := instructions.Parse(res.AST, lint)
+	if err != nil {
+		fail("dockerfile: %v", err)
+	}
+	out := struct {
+		Args     []string      `json:"args"`
+		Stages   []dockerStage `json:"stages"`
+		Warnings []string      `json:"warnings"`
+	}{Args: []string{}, Stages: []dockerStage{}, Warnings: warnings}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			out.Args = append(out.Args, kv.Key)
+		}
+	}
+	for _, st := range stages {
+		stage := dockerStage{Name: st.Name, Base: st.BaseName, Commands: []dockerCommand{}}
+		for _, c := range st.Commands {
+			line := 0
+			if loc := c.Location(); len(loc) > 0 {
+				line = loc[0].Start.Line
+			}
+			stage.Commands = append(stage.Commands, dockerCommand{Name: c.Name(), Code: fmt.Sprint(c), Line: line})
+		}
+		out.Stages = append(out.Stages, stage)
 	}
 	print(out)
 }

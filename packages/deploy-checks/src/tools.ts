@@ -101,7 +101,8 @@ export function ensureGo(log: Log = stderrLog): Promise<GoToolchain> {
   })
 }
 
-async function installGoToolchain(goroot: string, log: Log): Promise<void> {
+/** The pinned Go release into goroot, from the module proxy (exported for a manual test of the path). */
+export async function installGoToolchain(goroot: string, log: Log): Promise<void> {
   if (existsSync(join(goroot, 'bin', 'go'))) return
   if (platform() !== 'linux' || arch() !== 'x64')
     throw new Error(`no Go on this machine and no pinned Go for ${platform()}-${arch()}: install Go 1.24+`)
@@ -164,13 +165,17 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
     await withLock(`${dir}.lock`, async () => {
       if (existsSync(bin)) return
       const staging = await mkdtemp(`${dir}.tmp-`)
-      log('building the deploy-lint helper (compose-go, Prometheus rule and PromQL parsers; first run only)')
+      log('building the deploy-lint helper (compose-go, BuildKit, Prometheus parsers; first run only)')
       // -mod=readonly: go.sum must already name every module, as committed.
       await runChecked(go, ['build', '-mod=readonly', '-trimpath', '-o', join(staging, 'deploy-lint'), '.'], {
         cwd: goHelperDir,
         env,
       })
       await rename(staging, dir)
+      // Builds of earlier versions of the helper are of no further use.
+      for (const old of await readdir(dirname(dir)))
+        if (/^deploy-lint-[0-9a-f]{16}$/.test(old) && join(dirname(dir), old) !== dir)
+          await rm(join(dirname(dir), old), { recursive: true, force: true })
     })
     return bin
   })

@@ -1,0 +1,309 @@
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { basename, dirname, join, relative } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { parse as parseYaml } from 'yaml'
+import { type ComposeProject, type ComposeService, environmentOf, loadCompose } from './compose.js'
+import { durationSeconds } from './k8s.js'
+import {
+  allPanels,
+  type Dashboard,
+  dashboardQueries,
+  loadDashboard,
+  loadPending,
+  loadRules,
+  parseQueries,
+  pendingQueries,
+  type Rule,
+} from './observability.js'
+import { observabilityDir, repoRoot, SERVICES } from './paths.js'
+import { checkServiceEnvironment } from './service-config.js'
+import { gatewayTemplate } from './services.js'
+
+// docker-compose.yml loaded the way Docker Compose loads it (compose-go), with and without the
+// observability profile, then held to the images, the services' configuration, the gateway template and
+// the Prometheus and Grafana files it mounts. The images test runs the same environment for real.
+
+let plain: ComposeProject
+let observability: ComposeProject
+let dashboard: Dashboard
+let rules: Rule[]
+
+beforeAll(async () => {
+  ;[plain, observability, dashboard, rules] = await Promise.all([
+    loadCompose([]),
+    loadCompose(['observability']),
+    loadDashboard(),
+    loadRules(),
+  ])
+}, 15 * 60_000)
+
+const service = (name: string, project = plain): ComposeService => {
+  const s = project.services[name]
+  if (!s) throw new Error(`no service ${name}`)
+  return s
+}
+/** Host path of a bind mount's source, relative to the repository. */
+const hostPath = (source: string) => relative(repoRoot, source)
+
+describe('docker-compose.yml', () => {
+  it('is the whole stack with one `docker compose up`; the observability profile adds Prometheus and Grafana', () => {
+    const core = [
+      'analytics-api',
+      'click-worker',
+      'gateway',
+      'ingest-api',
+      'kafka',
+      'migrate',
+      'postgres',
+      'redis',
+    ]
+    expect(Object.keys(plain.services).sort()).toEqual(core)
+    expect(Object.keys(observability.services).sort()).toEqual([...core, 'grafana', 'prometheus'].sort())
+  })
+
+  it('runs Kafka 3.9 in KRaft mode from the official image, reachable by the containers and the host', () => {
+    const kafka = service('kafka')
+    expect(kafka.image).toMatch(/^apache\/kafka:3\.9\.\d+$/)
+    const env = environmentOf(kafka)
+    expect(env.KAFKA_PROCESS_ROLES).toBe('broker,controller')
+    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(/^1@/)
+    const advertised = env.KAFKA_ADVERTISED_LISTENERS?.split(',').map((l) => l.replace(/^\w+:\/\//, '')) ?? []
+    for (const name of ['ingest-api', 'click-worker'])
+      expect(advertised).toContain(environmentOf(service(name)).KAFKA_BROKERS)
+    expect(advertised).toContain('localhost:9092')
+    expect(
+      kafka.ports?.map((p: { published: string; target: number }) => `${p.published}:${p.target}`),
+    ).toContain('9092:9092')
+  })
+
+  it("builds each service's image from deploy/Dockerfile; the migrate job runs ingest-api's image", () => {
+    for (const name of SERVICES) {
+      const s = service(name)
+      expect(s.build?.context).toBe(repoRoot)
+      expect(s.build?.dockerfile).toBe('deploy/Dockerfile')
+      expect(s.build?.args).toEqual({ SERVICE: name })
+      expect(s.image).toBe(`ad-tracking/${name}:dev`)
+    }
+    const migrate = service('migrate')
+    expect(migrate.image).toBe(service('ingest-api').image)
+    expect(migrate.build).toEqual(service('ingest-api').build)
+    expect(migrate.command).toEqual(['node', 'node_modules/@adtrack/db/dist/cli.js', 'setup'])
+    expect(migrate.restart ?? 'no').toBe('no')
+    expect(environmentOf(migrate)).toEqual({
+      DATABASE_URL: environmentOf(service('ingest-api')).DATABASE_URL,
+    })
+  })
+
+  it('starts in order: every dependency waited on is healthy (or done), and has a health check', () => {
+    const expected: Record<string, Record<string, string>> = {
+      migrate: { postgres: 'service_healthy' },
+      'ingest-api': {
+        kafka: 'service_healthy',
+        postgres: 'service_healthy',
+        migrate: 'service_completed_successfully',
+      },
+      'click-worker': {
+        kafka: 'service_healthy',
+        postgres: 'service_healthy',
+        redis: 'service_healthy',
+        migrate: 'service_completed_successfully',
+      },
+      'analytics-api': {
+        postgres: 'service_healthy',
+        redis: 'service_healthy',
+        migrate: 'service_completed_successfully',
+      },
+      gateway: { 'ingest-api': 'service_healthy', 'analytics-api': 'service_healthy' },
+    }
+    for (const [name, deps] of Object.entries(expected)) {
+      const actual = Object.fromEntries(
+        Object.entries((service(name).depends_on ?? {}) as Record<string, { condition: string }>).map(
+          ([d, v]) => [d, v.condition],
+        ),
+      )
+      expect(actual, name).toEqual(deps)
+    }
+    for (const project of [plain, observability])
+      for (const [name, s] of Object.entries(project.services))
+        for (const [dep, v] of Object.entries((s.depends_on ?? {}) as Record<string, { condition: string }>))
+          if (v.condition === 'service_healthy')
+            expect(
+              project.services[dep]?.healthcheck?.test,
+              `${name} waits for ${dep} to be healthy`,
+            ).toBeDefined()
+    for (const name of [...SERVICES, 'gateway', 'postgres', 'redis', 'kafka'])
+      expect(service(name).healthcheck?.test?.length, name).toBeGreaterThan(0)
+  })
+
+  it.each(SERVICES)('%s: hardened, stopped gracefully, reads every variable it is given', (name) => {
+    const s = service(name)
+    expect(s.read_only).toBe(true)
+    expect(s.tmpfs).toContain('/tmp')
+    expect(s.cap_drop).toEqual(['ALL'])
+    expect(s.security_opt).toContain('no-new-privileges:true')
+    const env = environmentOf(s)
+    // Compose sends SIGKILL after stop_grace_period (10 s unless set): longer than the service's drain.
+    expect(durationSeconds(s.stop_grace_period ?? '10s')).toBeGreaterThan(
+      durationSeconds(env.SHUTDOWN_TIMEOUT ?? '20s'),
+    )
+    expect(checkServiceEnvironment(name, env)).toEqual([])
+    expect(env.METRICS_PORT).toBe('2112')
+  })
+
+  it('keeps data in named volumes, the ingest spool included', () => {
+    const mounts = (name: string) =>
+      (service(name, observability).volumes ?? []) as { type: string; source: string; target: string }[]
+    const named = Object.keys(observability.volumes ?? {})
+    const expectVolume = (name: string, target: string) => {
+      const mount = mounts(name).find((m) => m.target === target)
+      expect(mount?.type, `${name} ${target}`).toBe('volume')
+      expect(named).toContain(mount?.source)
+    }
+    expectVolume('postgres', '/var/lib/postgresql/data')
+    expectVolume('redis', '/data')
+    expectVolume('kafka', environmentOf(service('kafka')).KAFKA_LOG_DIRS as string)
+    expectVolume('ingest-api', environmentOf(service('ingest-api')).SPOOL_DIR as string)
+    expectVolume('prometheus', '/prometheus')
+    expectVolume('grafana', '/var/lib/grafana')
+  })
+
+  it('serves the public API on :8080 from the gateway, whose template uses only variables it is given', async () => {
+    const gateway = service('gateway')
+    expect(gateway.image).toMatch(/^nginx:/)
+    expect(
+      gateway.ports?.map((p: { published: string; target: number }) => `${p.published}:${p.target}`),
+    ).toEqual(['8080:8080'])
+    // Only the gateway is published among our services.
+    for (const name of SERVICES) expect(service(name).ports ?? [], name).toEqual([])
+    const mount = (gateway.volumes ?? []).find((m: { target: string }) => m.target === '/etc/nginx/templates')
+    expect(hostPath(mount.source)).toBe(relative(repoRoot, join(gatewayTemplate, '..')))
+    const template = await readFile(gatewayTemplate, 'utf8')
+    const used = [...template.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1])
+    const env = environmentOf(gateway)
+    for (const name of new Set(used))
+      expect(env, `\${${name}} in the template`).toHaveProperty(name as string)
+    expect(env.GATEWAY_PORT).toBe('8080')
+    expect(env.INGEST_API_ADDR).toBe(`ingest-api:${environmentOf(service('ingest-api')).HTTP_PORT}`)
+    expect(env.ANALYTICS_API_ADDR).toBe(`analytics-api:${environmentOf(service('analytics-api')).HTTP_PORT}`)
+  })
+})
+
+describe('observability profile', () => {
+  it('Prometheus scrapes the three services on their metrics ports and loads the alert rules', async () => {
+    const prometheus = service('prometheus', observability)
+    const mount = (prometheus.volumes ?? []).find((m: { target: string }) => m.target === '/etc/prometheus')
+    expect(hostPath(mount.source)).toBe('deploy/observability/prometheus')
+    const args = prometheus.command as string[]
+    const configPath = args.find((a) => a.startsWith('--config.file='))?.split('=')[1] as string
+    const local = (path: string) => join(mount.source, relative('/etc/prometheus', path))
+    const config = parseYaml(await readFile(local(configPath), 'utf8')) as {
+      rule_files: string[]
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[]
+    }
+    for (const name of SERVICES) {
+      const job = config.scrape_configs.find((j) => j.job_name === name)
+      expect(
+        job?.static_configs.flatMap((c) => c.targets),
+        name,
+      ).toEqual([`${name}:${environmentOf(service(name)).METRICS_PORT}`])
+    }
+    // The rule_files globs match the files deploy-lint validated (and the checks hold to real metrics).
+    const ruleFiles = new Set(rules.map((r) => r.file))
+    for (const pattern of config.rule_files) {
+      const dir = local(dirname(pattern))
+      const glob = new RegExp(`^${basename(pattern).replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`)
+      const matched = (await readdir(dir)).filter((f) => glob.test(f))
+      expect(matched.length, pattern).toBeGreaterThan(0)
+      for (const f of matched) expect(ruleFiles).toContain(join(dir, f))
+    }
+  })
+
+  it('Grafana provisions the Prometheus datasource and the dashboard', async () => {
+    const grafana = service('grafana', observability)
+    const mounts = (grafana.volumes ?? []) as { source: string; target: string }[]
+    const provisioning = mounts.find((m) => m.target === '/etc/grafana/provisioning')
+    expect(hostPath(provisioning?.source as string)).toBe('deploy/observability/grafana/provisioning')
+    const datasources = parseYaml(
+      await readFile(join(observabilityDir, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
+    ) as { datasources: { uid: string; type: string; url: string }[] }
+    const [datasource] = datasources.datasources
+    expect(datasource?.type).toBe('prometheus')
+    expect(datasource?.url).toBe(`http://prometheus:${9090}`)
+    const providers = parseYaml(
+      await readFile(join(observabilityDir, 'grafana/provisioning/dashboards/ad-tracking.yml'), 'utf8'),
+    ) as { providers: { options: { path: string } }[] }
+    const dashboards = mounts.find((m) => m.target === providers.providers[0]?.options.path)
+    expect(dashboards, 'the provider reads a mounted folder').toBeDefined()
+    expect(existsSync(join(dashboards?.source as string, 'ad-tracking.json'))).toBe(true)
+    const home = environmentOf(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH as string
+    expect(existsSync(join(dashboards?.source as string, relative(dashboards?.target as string, home)))).toBe(
+      true,
+    )
+    // Every panel queries that datasource.
+    for (const panel of allPanels(dashboard).filter((p) => p.type !== 'row')) {
+      expect(panel.datasource?.uid, panel.title).toBe(datasource?.uid)
+      for (const t of panel.targets)
+        expect(t.datasource?.uid ?? datasource?.uid, panel.title).toBe(datasource?.uid)
+    }
+  })
+})
+
+describe('dashboard and alert rules (the metrics they name are checked against real scrapes in images.integration.test.ts)', () => {
+  it('the dashboard: unique ids, a 24-column layout, and every query parses as PromQL', async () => {
+    expect(dashboard.uid).toBe('ad-tracking')
+    const panels = allPanels(dashboard)
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length)
+    for (const p of panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24)
+      if (p.type !== 'row') expect(p.targets.length, p.title).toBeGreaterThan(0)
+    }
+    const parsed = await parseQueries(dashboardQueries(dashboard))
+    expect(parsed.filter((q) => q.error).map((q) => `${q.where}: ${q.error}`)).toEqual([])
+    // What the issue asks the dashboard to show, each by a panel title.
+    const titles = panels.map((p) => p.title.toLowerCase()).join('\n')
+    for (const topic of [
+      'accepted and refused',
+      'ingest latency',
+      'kafka produce errors',
+      'breaker',
+      'spool depth',
+      'batches per second',
+      'batch duration',
+      'end-to-end delay',
+      'postgresql and redis',
+    ])
+      expect(titles).toContain(topic)
+  })
+
+  it('the alert rules load as Prometheus loads them, and each has a severity and a summary', () => {
+    const alerts = rules.map((r) => r.alert)
+    for (const wanted of [
+      'ServiceDown',
+      'ClickBacklogGrowing',
+      'SpoolNotDraining',
+      'KafkaBreakerOpen',
+      'High5xxRate',
+      'NoClicks',
+    ])
+      expect(alerts).toContain(wanted)
+    for (const r of rules) {
+      expect(r.error, r.alert).toBeUndefined()
+      expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity)
+      expect(r.annotations?.summary, r.alert).toBeTruthy()
+    }
+  })
+
+  it('pending.yml: every expression parses, and names at least one pending metric', async () => {
+    const pending = await loadPending()
+    const parsed = await parseQueries(pendingQueries(pending))
+    const names = new Set(pending.metrics.map((m) => m.name))
+    for (const q of parsed) {
+      expect(q.error, q.where).toBeUndefined()
+      expect(
+        q.selectors.some((s) => names.has(s.metric)),
+        q.where,
+      ).toBe(true)
+    }
+  })
+})

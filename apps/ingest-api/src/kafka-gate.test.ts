@@ -82,17 +82,20 @@ describe('KafkaGate', () => {
     expect(gate.state).toBe(0)
   })
 
-  it('does not retry a send the open circuit refused', async () => {
+  it('does not retry a send the open circuit refused, nor count it as a produce error', async () => {
     const kafka = scriptedSender()
     kafka.setFallback('fail')
+    const onError = vi.fn()
     const gate = new KafkaGate(kafka.sender, {
       retries: 1000,
       minBackoffMs: 1,
       maxBackoffMs: 1,
       breakerThreshold: 2,
       halfOpenAfterMs: 60_000,
+      onError,
     })
     await expect(gate.send(batch)).rejects.toBeInstanceOf(BrokenCircuitError)
     expect(kafka.sender.calls).toBe(2)
+    expect(onError).toHaveBeenCalledTimes(2)
   })
 })

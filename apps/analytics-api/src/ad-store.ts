@@ -2,19 +2,24 @@ import type { Ad, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import { type Counts, noInvalid } from './click-counts.js'
 
-/** Read access to ads, and to click counts when Redis cannot answer, in Postgres. */
+/**
+ * Read access to ads, and to click counts when Redis cannot answer, in Postgres. Archived ads are not
+ * listed or found; their clicks still count (exists() and the counts ignore archiving).
+ */
 export class AdStore {
   constructor(private readonly sql: Sql) {}
 
   list(limit: number, offset: number): Promise<Ad[]> {
     return this.sql<Ad[]>`
       select id, title, image_url, target_url, status, created_at
-      from ads order by created_at, id limit ${limit} offset ${offset}`
+      from ads where archived_at is null
+      order by created_at, id limit ${limit} offset ${offset}`
   }
 
   async get(id: string): Promise<Ad | undefined> {
     const [ad] = await this.sql<Ad[]>`
-      select id, title, image_url, target_url, status, created_at from ads where id = ${id}`
+      select id, title, image_url, target_url, status, created_at
+      from ads where id = ${id} and archived_at is null`
     return ad
   }
 

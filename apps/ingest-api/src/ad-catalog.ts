@@ -30,7 +30,9 @@ export class AdCatalog {
   }
 
   async reload(): Promise<void> {
-    const rows = await this.sql<{ id: string }[]>`select id from ads where status = 'active'`
+    // Archived ads (DELETE /ads/:id on analytics-api) take no more clicks.
+    const rows = await this.sql<{ id: string }[]>`
+      select id from ads where status = 'active' and archived_at is null`
     this.active = new Set(rows.map((r) => r.id))
     this.loadedAt = Date.now()
   }

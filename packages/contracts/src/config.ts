@@ -185,5 +185,12 @@ export const AnalyticsConfig = Type.Object({
   DATABASE_URL,
   REDIS_URL,
   REDIS_KEY_PREFIX,
+  ADMIN_API_KEYS: Type.String({
+    default: '',
+    // Each key: at least 16 characters that fit a Bearer token (RFC 6750); several allow rotation.
+    pattern: '^(\\s*[A-Za-z0-9._~+/-]{16,}=*\\s*(,\\s*[A-Za-z0-9._~+/-]{16,}=*\\s*)*)?$',
+    description:
+      'Comma-separated API keys accepted by the admin endpoints (Authorization: Bearer <key>), each at least 16 characters of letters, digits and ._~+/- ; empty disables those endpoints (403).',
+  }),
 })
 export type AnalyticsConfig = Type.Static<typeof AnalyticsConfig>

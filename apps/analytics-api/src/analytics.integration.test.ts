@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
@@ -24,6 +25,7 @@ beforeAll(async () => {
   await insertAds(db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
     ads: new AdStore(db.sql),
+    adminAds: new AdAdminStore(db.sql),
     counts: new ClickCounts(redis, keys),
     registry: new Registry(),
     readiness: new Readiness({ redis: async () => void (await redis.ping()) }),
@@ -130,6 +132,7 @@ describe('when a store is down', () => {
     const sql = opts.postgresDown ? deadSql : db.sql
     const app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
       ads: new AdStore(sql),
+      adminAds: new AdAdminStore(sql),
       counts: new ClickCounts(opts.redisDown ? deadRedis : redis, keys),
       registry: new Registry(),
       readiness: new Readiness({}),

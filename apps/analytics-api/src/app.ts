@@ -12,13 +12,18 @@ import {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import type { Registry } from 'prom-client'
+import type { AdAdminStore } from './ad-admin-store.js'
 import type { AdStore } from './ad-store.js'
+import { AdminKeys } from './admin-auth.js'
 import type { ClickCounts } from './click-counts.js'
+import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
 import { analyticsRoutes } from './routes/analytics.js'
 
 export interface AnalyticsDeps {
   ads: AdStore
+  /** Writes for the admin endpoints (POST/PATCH/DELETE /ads). */
+  adminAds: AdAdminStore
   counts: ClickCounts
   registry: Registry
   readiness: Readiness
@@ -37,5 +42,6 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
   addProbeRoutes(app, deps.readiness)
   await app.register(adRoutes, { ads: deps.ads })
   await app.register(analyticsRoutes, { ads: deps.ads, counts: deps.counts })
+  await app.register(adminAdRoutes, { store: deps.adminAds, keys: AdminKeys.parse(config.ADMIN_API_KEYS) })
   return app
 }

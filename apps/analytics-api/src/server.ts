@@ -11,6 +11,7 @@ import {
 import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { collectDefaultMetrics, Registry } from 'prom-client'
+import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
@@ -42,6 +43,7 @@ const readiness = new Readiness({
 })
 const app = await buildApp(config, {
   ads: new AdStore(sql),
+  adminAds: new AdAdminStore(sql),
   counts: new ClickCounts(redis, redisKeys(config.REDIS_KEY_PREFIX)),
   registry,
   readiness,

@@ -1,6 +1,7 @@
 import type { Ad, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import { type Counts, noInvalid } from './click-counts.js'
+import type { BucketCounts } from './time-buckets.js'
 
 /**
  * Read access to ads, and to click counts when Redis cannot answer, in Postgres. Archived ads are not
@@ -46,5 +47,42 @@ export class AdStore {
       } else counts.invalid[r.reason] = r.n
     }
     return counts
+  }
+
+  /** Counts of one ad's clicks received in [from, to), from the clicks themselves (exact). */
+  async rangeCounts(adId: string, from: Date, to: Date): Promise<Counts> {
+    const rows = await this.sql<
+      { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
+    >`
+      select invalid_reason as reason, count(*)::int as n,
+             count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
+             coalesce(sum(playback_time), 0)::text as playback
+      from clicks where ad_id = ${adId} and received_at >= ${from} and received_at < ${to}
+      group by invalid_reason`
+    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
+    for (const r of rows) {
+      if (r.reason === null) {
+        counts.clicks = r.n
+        counts.uniqueViewers = r.viewers
+        counts.playbackSum = Number(r.playback)
+      } else counts.invalid[r.reason] = r.n
+    }
+    return counts
+  }
+
+  /** Per-minute counts of one ad in [from, to) from the worker's rollup. */
+  async minutes(adId: string, from: Date, to: Date): Promise<Map<number, BucketCounts>> {
+    const rows = await this.sql<{ minute: Date; valid: number; invalid: number }[]>`
+      select minute, valid, invalid from click_minutes
+      where ad_id = ${adId} and minute >= ${from} and minute < ${to}`
+    return new Map(rows.map((r) => [r.minute.getTime(), { valid: r.valid, invalid: r.invalid }]))
+  }
+
+  /** Valid clicks per ad since `from`, highest first, from the worker's rollup. */
+  top(from: Date, limit: number): Promise<{ ad_id: string; click_count: number }[]> {
+    return this.sql<{ ad_id: string; click_count: number }[]>`
+      select ad_id, sum(valid)::int as click_count from click_minutes
+      where minute >= ${from} group by ad_id having sum(valid) > 0
+      order by click_count desc, ad_id limit ${limit}`
   }
 }

@@ -114,6 +114,21 @@ describe('the pipeline, end to end', () => {
     expect(analyticsReply.invalid_click_count).toBe(0)
   })
 
+  it('shows those clicks in the time series and on top of the ranking', async () => {
+    const total = await clickCount('1')
+    const to = new Date(Date.now() + 60_000).toISOString()
+    const from = new Date(Date.now() - 10 * 60_000).toISOString()
+    const series = await json<{ buckets: { click_count: number }[] }>(
+      await fetch(`${analytics.httpUrl}/ads/1/analytics/timeseries?from=${from}&to=${to}`),
+    )
+    expect(series.buckets.length).toBeGreaterThanOrEqual(11) // 11 or 12, as from rounds down to its minute
+    expect(series.buckets.reduce((sum, b) => sum + b.click_count, 0)).toBe(total)
+    const top = await json<{ ads: { ad_id: string; click_count: number }[] }>(
+      await fetch(`${analytics.httpUrl}/ads/top?window=10m&limit=3`),
+    )
+    expect(top.ads[0]).toEqual({ ad_id: '1', click_count: total })
+  })
+
   it('counts a click sent twice with the same click_id once', async () => {
     const before = await clickCount('2')
     const body = JSON.stringify({ ad_id: '2', playback_time: 5, click_id: uniqueName('retry') })

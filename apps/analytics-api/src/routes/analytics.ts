@@ -1,11 +1,27 @@
-import { AdAnalytics, AnalyticsQuery, ErrorBody } from '@adtrack/contracts'
+import {
+  AdAnalytics,
+  AdParams,
+  AnalyticsQuery,
+  ErrorBody,
+  MAX_TIMESERIES_BUCKETS,
+  Timeseries,
+  TimeseriesQuery,
+  TopAds,
+  TopAdsQuery,
+} from '@adtrack/contracts'
 import { HttpError } from '@adtrack/service-runtime'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AdStore } from '../ad-store.js'
 import type { ClickCounts, Counts } from '../click-counts.js'
+import { type BucketCounts, bucketStarts, fillBuckets } from '../time-buckets.js'
 
 /** Set on a reply answered without Redis: the counts are exact but came from Postgres. */
 export const DEGRADED_HEADER = 'x-analytics-degraded'
+/** Which store answered a time-range question (the reply is the same either way). */
+export const SOURCE_HEADER = 'x-analytics-source'
+/** Redis keeps per-minute keys 48 h; ranges starting later than this ago are read from it. */
+const REDIS_RANGE_MS = 47 * 3_600_000
+const MINUTE_MS = 60_000
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: ClickCounts }> = async (
   app,
@@ -16,13 +32,21 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     {
       schema: {
         summary: 'Click analytics of one ad',
-        description: `Counts come from Redis. When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
+        description: `Lifetime counts come from Redis. With \`from\`/\`to\` (either or both) the counts cover clicks received in [from, to) and come from Postgres. Counts come from Redis. When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
         querystring: AnalyticsQuery,
         response: { 200: AdAnalytics, '4xx': ErrorBody, '5xx': ErrorBody },
       },
     },
     async (request, reply) => {
       const { ad_id } = request.query
+      if (request.query.from !== undefined || request.query.to !== undefined) {
+        // A time range is answered from the clicks themselves: exact, unique viewers included.
+        const { from, to } = timeRange(request.query.from, request.query.to, 0)
+        if (!(await ads.exists(ad_id)))
+          throw new HttpError(404, `ad "${ad_id}" does not exist`, 'AD_NOT_FOUND')
+        reply.header(SOURCE_HEADER, 'postgres')
+        return analyticsReply(ad_id, await ads.rangeCounts(ad_id, new Date(from), new Date(to)))
+      }
       const [known, live] = await Promise.allSettled([ads.exists(ad_id), counts.forAd(ad_id)])
       if (known.status === 'fulfilled' && !known.value) {
         throw new HttpError(404, `ad "${ad_id}" does not exist`, 'AD_NOT_FOUND')
@@ -50,6 +74,84 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
       return analyticsReply(ad_id, result)
     },
   )
+
+  app.get(
+    '/ads/:id/analytics/timeseries',
+    {
+      schema: {
+        summary: 'Clicks of one ad per minute, hour or day',
+        description: `Buckets are UTC and aligned to their granularity (\`from\` is rounded down), every bucket present, empty ones as zero, by the click's receive time. At most ${MAX_TIMESERIES_BUCKETS} buckets per request. Recent ranges are read from Redis, older ones from Postgres's per-minute rollup; the reply is the same either way (the \`${SOURCE_HEADER}\` header says which).`,
+        params: AdParams,
+        querystring: TimeseriesQuery,
+        response: { 200: Timeseries, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const adId = request.params.id
+      const granularity = request.query.granularity ?? 'minute'
+      const { from, to } = timeRange(request.query.from, request.query.to, 3_600_000)
+      const starts = bucketStarts(from, to, granularity)
+      if (starts.length > MAX_TIMESERIES_BUCKETS) {
+        throw new HttpError(
+          400,
+          `the range holds ${starts.length} ${granularity} buckets; at most ${MAX_TIMESERIES_BUCKETS} per request: narrow it or use a coarser granularity`,
+          'TOO_MANY_BUCKETS',
+        )
+      }
+      if (!(await ads.exists(adId))) throw new HttpError(404, `ad "${adId}" does not exist`, 'AD_NOT_FOUND')
+      const rangeStart = starts[0] ?? from
+      const rangeEnd = Math.min(to, Date.now() + MINUTE_MS)
+      let minutes: Map<number, BucketCounts> | undefined
+      if (rangeStart >= Date.now() - REDIS_RANGE_MS && counts.available) {
+        const epochMinutes: number[] = []
+        for (let t = rangeStart; t < rangeEnd; t += MINUTE_MS) epochMinutes.push(Math.floor(t / MINUTE_MS))
+        minutes = await counts.minutes(adId, epochMinutes).catch((err) => {
+          request.log.warn({ err }, 'redis unavailable; reading the rollup in postgres')
+          return undefined
+        })
+        if (minutes) reply.header(SOURCE_HEADER, 'redis')
+      }
+      if (!minutes) {
+        minutes = await ads.minutes(adId, new Date(rangeStart), new Date(to))
+        reply.header(SOURCE_HEADER, 'postgres')
+      }
+      return {
+        ad_id: adId,
+        granularity,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        buckets: fillBuckets(starts, granularity, minutes),
+      }
+    },
+  )
+
+  app.get(
+    '/ads/top',
+    {
+      schema: {
+        summary: 'The most clicked ads over a sliding window',
+        description:
+          'Valid clicks per ad over the last `window` minutes (the current minute included), highest first, from per-minute sorted sets in Redis (Postgres rollup when Redis is down).',
+        querystring: TopAdsQuery,
+        response: { 200: TopAds, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const windowMinutes = Number.parseInt(request.query.window, 10)
+      const current = Math.floor(Date.now() / MINUTE_MS)
+      const epochMinutes = Array.from({ length: windowMinutes }, (_, i) => current - i)
+      const from = new Date((current - windowMinutes + 1) * MINUTE_MS)
+      let ranked = counts.available
+        ? await counts.top(epochMinutes, request.query.limit).catch((err) => {
+            request.log.warn({ err }, 'redis unavailable; ranking from the rollup in postgres')
+            return undefined
+          })
+        : undefined
+      reply.header(SOURCE_HEADER, ranked ? 'redis' : 'postgres')
+      ranked ??= await ads.top(from, request.query.limit)
+      return { window: request.query.window, from: from.toISOString(), ads: ranked }
+    },
+  )
 }
 
 export function analyticsReply(ad_id: string, counts: Counts) {
@@ -62,4 +164,12 @@ export function analyticsReply(ad_id: string, counts: Counts) {
     invalid_clicks: counts.invalid,
     avg_playback_time: counts.clicks ? Math.round((counts.playbackSum / counts.clicks) * 100) / 100 : 0,
   }
+}
+
+/** [from, to) in epoch ms from optional ISO strings; defaults: to = now, from = to - defaultSpanMs. */
+function timeRange(fromText: string | undefined, toText: string | undefined, defaultSpanMs: number) {
+  const to = toText === undefined ? Date.now() : Date.parse(toText)
+  const from = fromText === undefined ? (defaultSpanMs ? to - defaultSpanMs : 0) : Date.parse(fromText)
+  if (!(from < to)) throw new HttpError(400, '`from` must be earlier than `to`', 'BAD_TIME_RANGE')
+  return { from, to }
 }

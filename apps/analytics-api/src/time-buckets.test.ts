@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { bucketStarts, fillBuckets } from './time-buckets.js'
+
+const at = (iso: string) => Date.parse(iso)
+
+describe('time buckets', () => {
+  it('aligns to UTC minute, hour and day boundaries', () => {
+    expect(
+      bucketStarts(at('2026-11-25T10:00:30Z'), at('2026-11-25T10:03:00Z'), 'minute').map((t) =>
+        new Date(t).toISOString(),
+      ),
+    ).toEqual(['2026-11-25T10:00:00.000Z', '2026-11-25T10:01:00.000Z', '2026-11-25T10:02:00.000Z'])
+    expect(bucketStarts(at('2026-11-25T10:59:00Z'), at('2026-11-25T12:00:00Z'), 'hour')).toHaveLength(2)
+    expect(
+      bucketStarts(at('2026-11-24T23:00:00Z'), at('2026-11-26T00:00:00Z'), 'day').map((t) =>
+        new Date(t).toISOString(),
+      ),
+    ).toEqual(['2026-11-24T00:00:00.000Z', '2026-11-25T00:00:00.000Z'])
+  })
+
+  it('sums minutes into their buckets and fills empty ones with zeros', () => {
+    const starts = bucketStarts(at('2026-11-25T10:00:00Z'), at('2026-11-25T13:00:00Z'), 'hour')
+    const out = fillBuckets(starts, 'hour', [
+      [at('2026-11-25T10:05:00Z'), { valid: 2, invalid: 1 }],
+      [at('2026-11-25T10:59:00Z'), { valid: 3, invalid: 0 }],
+      [at('2026-11-25T12:00:00Z'), { valid: 1, invalid: 0 }],
+      [at('2026-11-25T13:00:00Z'), { valid: 9, invalid: 9 }], // outside the range
+    ])
+    expect(out).toEqual([
+      { start: '2026-11-25T10:00:00.000Z', click_count: 5, invalid_click_count: 1 },
+      { start: '2026-11-25T11:00:00.000Z', click_count: 0, invalid_click_count: 0 },
+      { start: '2026-11-25T12:00:00.000Z', click_count: 1, invalid_click_count: 0 },
+    ])
+  })
+})

@@ -1,0 +1,42 @@
+import type { Granularity } from '@adtrack/contracts'
+
+const MINUTE_MS = 60_000
+const STEP_MS: Record<Granularity, number> = {
+  minute: MINUTE_MS,
+  hour: 60 * MINUTE_MS,
+  day: 24 * 60 * MINUTE_MS,
+}
+
+/** Start of the UTC bucket that holds `ms`. */
+export const bucketStart = (ms: number, granularity: Granularity): number => ms - (ms % STEP_MS[granularity])
+
+/** Every bucket start from the one holding `fromMs` up to (not including) `toMs`, in UTC. */
+export function bucketStarts(fromMs: number, toMs: number, granularity: Granularity): number[] {
+  const starts: number[] = []
+  for (let t = bucketStart(fromMs, granularity); t < toMs; t += STEP_MS[granularity]) starts.push(t)
+  return starts
+}
+
+export interface BucketCounts {
+  valid: number
+  invalid: number
+}
+
+/** Sums per-minute counts into the requested buckets; empty buckets come out as zeros. */
+export function fillBuckets(
+  starts: number[],
+  granularity: Granularity,
+  minutes: Iterable<[number, BucketCounts]>,
+): { start: string; click_count: number; invalid_click_count: number }[] {
+  const sums = new Map(starts.map((s) => [s, { valid: 0, invalid: 0 }]))
+  for (const [minuteMs, counts] of minutes) {
+    const bucket = sums.get(bucketStart(minuteMs, granularity))
+    if (!bucket) continue
+    bucket.valid += counts.valid
+    bucket.invalid += counts.invalid
+  }
+  return starts.map((s) => {
+    const b = sums.get(s) as BucketCounts
+    return { start: new Date(s).toISOString(), click_count: b.valid, invalid_click_count: b.invalid }
+  })
+}

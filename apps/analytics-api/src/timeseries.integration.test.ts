@@ -1,0 +1,228 @@
+import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import { freePort } from '@adtrack/local-stack'
+import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { createRedis } from '@adtrack/service-runtime/redis'
+import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
+import type { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AdAdminStore } from './ad-admin-store.js'
+import { AdStore } from './ad-store.js'
+import { buildApp } from './app.js'
+import { ClickCounts } from './click-counts.js'
+import { SOURCE_HEADER } from './routes/analytics.js'
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>
+let redis: Redis
+let deadRedis: Redis
+const keys = redisKeys(`${uniqueName('ts')}:`)
+const MINUTE = 60_000
+const nowMinute = Math.floor(Date.now() / MINUTE)
+type App = Awaited<ReturnType<typeof buildApp>>
+let app: App
+let withoutRedis: App
+
+async function appWith(client: Redis) {
+  return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
+    ads: new AdStore(db.sql),
+    adminAds: new AdAdminStore(db.sql),
+    counts: new ClickCounts(client, keys),
+    registry: new Registry(),
+    readiness: new Readiness({}),
+  })
+}
+
+/** The same per-minute counts in both stores, as the worker writes them. */
+async function putMinute(adId: string, epochMinute: number, valid: number, invalid = 0) {
+  const fields: Record<string, number> = {}
+  if (valid) fields.v = valid
+  if (invalid) fields.i = invalid
+  await redis.hset(keys.minute(adId, epochMinute), fields)
+  if (valid) await redis.zadd(keys.topMinute(epochMinute), valid, adId)
+  await db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
+    (${adId}, ${new Date(epochMinute * MINUTE)}, ${valid}, ${invalid})`
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  redis = createRedis(stack().redisUrl)
+  deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`)
+  deadRedis.on('error', () => {})
+  await insertAds(db.sql, [{ id: 'hot' }, { id: 'warm' }, { id: 'cold' }])
+  app = await appWith(redis)
+  withoutRedis = await appWith(deadRedis)
+  // Recent minutes (Redis and Postgres), and a day three days ago (Postgres only, as after expiry).
+  await putMinute('hot', nowMinute - 3, 4, 1)
+  await putMinute('hot', nowMinute - 1, 2)
+  await putMinute('hot', nowMinute, 5)
+  await putMinute('warm', nowMinute, 3)
+  await putMinute('warm', nowMinute - 4, 9)
+  await putMinute('cold', nowMinute - 10, 50)
+  const old = Math.floor((Date.now() - 3 * 86_400_000) / 86_400_000) * 1440 // a UTC midnight, in minutes
+  await db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
+    ('hot', ${new Date((old + 59) * MINUTE)}, 1, 0), ('hot', ${new Date((old + 60) * MINUTE)}, 2, 1),
+    ('hot', ${new Date((old + 23 * 60 + 59) * MINUTE)}, 7, 0)`
+})
+
+afterAll(async () => {
+  await app?.close()
+  await withoutRedis?.close()
+  deadRedis?.disconnect()
+  await redis?.quit()
+  await db?.drop()
+})
+
+const iso = (epochMinute: number) => new Date(epochMinute * MINUTE).toISOString()
+
+describe('GET /ads/:id/analytics/timeseries', () => {
+  it('answers recent minutes from Redis, every bucket present, empty ones as zero', async () => {
+    const res = await app.inject(
+      `/ads/hot/analytics/timeseries?from=${iso(nowMinute - 4)}&to=${iso(nowMinute + 1)}`,
+    )
+    expect(res.statusCode).toBe(200)
+    expect(res.headers[SOURCE_HEADER]).toBe('redis')
+    expect(res.json().buckets).toEqual([
+      { start: iso(nowMinute - 4), click_count: 0, invalid_click_count: 0 },
+      { start: iso(nowMinute - 3), click_count: 4, invalid_click_count: 1 },
+      { start: iso(nowMinute - 2), click_count: 0, invalid_click_count: 0 },
+      { start: iso(nowMinute - 1), click_count: 2, invalid_click_count: 0 },
+      { start: iso(nowMinute), click_count: 5, invalid_click_count: 0 },
+    ])
+  })
+
+  it('gives the same reply from Postgres when Redis cannot answer', async () => {
+    const url = `/ads/hot/analytics/timeseries?from=${iso(nowMinute - 4)}&to=${iso(nowMinute + 1)}`
+    const fromRedis = await app.inject(url)
+    const fromPostgres = await withoutRedis.inject(url)
+    expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
+    expect(fromPostgres.json()).toEqual(fromRedis.json())
+  })
+
+  it('answers older ranges from the Postgres rollup, in UTC hours with minute-boundary clicks in the right hour', async () => {
+    const day = Math.floor((Date.now() - 3 * 86_400_000) / 86_400_000) * 86_400_000
+    const res = await app.inject(
+      `/ads/hot/analytics/timeseries?granularity=hour&from=${new Date(day).toISOString()}&to=${new Date(day + 86_400_000).toISOString()}`,
+    )
+    expect(res.statusCode).toBe(200)
+    expect(res.headers[SOURCE_HEADER]).toBe('postgres')
+    const buckets = res.json().buckets as {
+      start: string
+      click_count: number
+      invalid_click_count: number
+    }[]
+    expect(buckets).toHaveLength(24)
+    expect(buckets[0]).toEqual({ start: new Date(day).toISOString(), click_count: 1, invalid_click_count: 0 })
+    expect(buckets[1]).toMatchObject({ click_count: 2, invalid_click_count: 1 })
+    expect(buckets[23]).toMatchObject({ click_count: 7 })
+    expect(buckets.slice(2, 23).every((b) => b.click_count === 0 && b.invalid_click_count === 0)).toBe(true)
+  })
+
+  it('refuses too many buckets, an empty range and an unknown ad', async () => {
+    const tooMany = await app.inject(
+      `/ads/hot/analytics/timeseries?granularity=minute&from=${iso(nowMinute - 2 * 1440)}&to=${iso(nowMinute)}`,
+    )
+    expect(tooMany.statusCode).toBe(400)
+    expect(tooMany.json()).toMatchObject({
+      code: 'TOO_MANY_BUCKETS',
+      message: expect.stringMatching(/2880 minute buckets/),
+    })
+    const backwards = await app.inject(
+      `/ads/hot/analytics/timeseries?from=${iso(nowMinute)}&to=${iso(nowMinute - 5)}`,
+    )
+    expect(backwards.statusCode).toBe(400)
+    const badGranularity = await app.inject('/ads/hot/analytics/timeseries?granularity=week')
+    expect(badGranularity.statusCode).toBe(400)
+    expect((await app.inject('/ads/nope/analytics/timeseries')).statusCode).toBe(404)
+  })
+})
+
+describe('GET /ads/top', () => {
+  it('ranks ads by valid clicks over the sliding window', async () => {
+    // What the data above says for a window starting at `from` (the reply's own, in case a minute
+    // boundary passes while the test runs).
+    const recent: [string, number, number][] = [
+      ['hot', nowMinute - 3, 4],
+      ['hot', nowMinute - 1, 2],
+      ['hot', nowMinute, 5],
+      ['warm', nowMinute, 3],
+      ['warm', nowMinute - 4, 9],
+      ['cold', nowMinute - 10, 50],
+    ]
+    const expected = (fromIso: string, limit = 10) => {
+      const fromMinute = Date.parse(fromIso) / MINUTE
+      const sums = new Map<string, number>()
+      for (const [ad, m, n] of recent) if (m >= fromMinute) sums.set(ad, (sums.get(ad) ?? 0) + n)
+      return [...sums]
+        .map(([ad_id, click_count]) => ({ ad_id, click_count }))
+        .sort((a, b) => b.click_count - a.click_count || a.ad_id.localeCompare(b.ad_id))
+        .slice(0, limit)
+    }
+    for (const [window, limit] of [
+      ['2m', 10],
+      ['5m', 1],
+      ['11m', 10],
+    ] as const) {
+      const res = await app.inject(`/ads/top?window=${window}&limit=${limit}`)
+      expect(res.statusCode).toBe(200)
+      const body = res.json()
+      expect(body.ads, window).toEqual(expected(body.from, limit))
+      expect(body.ads.length, window).toBeGreaterThan(0)
+    }
+    // With no minute boundary in between, the ranking is exactly this:
+    const eleven = await app.inject('/ads/top?window=11m')
+    if (Date.parse(eleven.json().from) / MINUTE === nowMinute - 10) {
+      expect(eleven.json().ads.map((a: { ad_id: string }) => a.ad_id)).toEqual(['cold', 'warm', 'hot'])
+    }
+  })
+
+  it('ranks the same from Postgres when Redis cannot answer', async () => {
+    const fromRedis = await app.inject('/ads/top?window=11m')
+    const fromPostgres = await withoutRedis.inject('/ads/top?window=11m')
+    expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
+    expect(fromPostgres.json().ads).toEqual(fromRedis.json().ads)
+  })
+
+  it('refuses a window outside 1m-60m', async () => {
+    for (const window of ['0m', '61m', '5', '1h']) {
+      expect((await app.inject(`/ads/top?window=${window}`)).statusCode, window).toBe(400)
+    }
+  })
+})
+
+describe('GET /ads/analytics with from and to', () => {
+  it('counts exactly the clicks received in [from, to)', async () => {
+    const t = Date.parse('2026-11-20T12:00:00.000Z')
+    const row = (id: string, ms: number, reason: string | null, viewer: string) => ({
+      click_id: id,
+      ad_id: 'cold',
+      playback_time: 10,
+      received_at: new Date(t + ms),
+      ip: '1.1.1.1',
+      user_agent: 'ua',
+      kafka_partition: 0,
+      kafka_offset: Number(id.slice(1)),
+      viewer_id: viewer,
+      invalid_reason: reason,
+    })
+    const rows = [
+      row('r1', -1, null, 'v1'), // just before
+      row('r2', 0, null, 'v1'), // at from: in
+      row('r3', 30_000, 'repeat', 'v1'),
+      row('r4', 59_999, null, 'v2'),
+      row('r5', 60_000, null, 'v3'), // at to: out
+    ]
+    await db.sql`insert into clicks ${db.sql(rows)}`
+    const res = await app.inject(
+      `/ads/analytics?ad_id=cold&from=${new Date(t).toISOString()}&to=${new Date(t + 60_000).toISOString()}`,
+    )
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({
+      ad_id: 'cold',
+      click_count: 2,
+      unique_viewers: 2,
+      invalid_click_count: 1,
+      invalid_clicks: { repeat: 1 },
+    })
+  })
+})

@@ -303,6 +303,17 @@ describe('reads stay public', () => {
   })
 })
 
+describe('API description', () => {
+  it('serves Swagger UI at /docs and the OpenAPI 3.1 description at /docs/json', async () => {
+    const ui = await app.inject('/docs')
+    expect(ui.statusCode).toBe(200)
+    expect(ui.headers['content-type']).toMatch(/text\/html/)
+    const spec = (await app.inject('/docs/json')).json()
+    expect(spec.openapi).toBe('3.1.0')
+    expect(Object.keys(spec.paths['/ads'])).toEqual(expect.arrayContaining(['get', 'post']))
+  })
+})
+
 describe('ingest-api sees a change within 5 seconds', () => {
   let ingest: FastifyInstance
   let catalog: AdCatalog

@@ -9,12 +9,13 @@ import {
   type Readiness,
   requestIdOptions,
 } from '@adtrack/service-runtime'
+import { registerApiDocs } from '@adtrack/service-runtime/api-docs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import type { Registry } from 'prom-client'
 import type { AdAdminStore } from './ad-admin-store.js'
 import type { AdStore } from './ad-store.js'
-import { AdminKeys } from './admin-auth.js'
+import { ADMIN_SECURITY_SCHEME, AdminKeys } from './admin-auth.js'
 import type { ClickCounts } from './click-counts.js'
 import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
@@ -29,6 +30,20 @@ export interface AnalyticsDeps {
   readiness: Readiness
 }
 
+const ANALYTICS_API_DOCS = {
+  title: 'Ad Tracking analytics API',
+  description:
+    "Ads and their click analytics, read by advertisers' dashboards (public), and ads management (admin API key).",
+  version: '1.0.0',
+  securitySchemes: {
+    [ADMIN_SECURITY_SCHEME]: {
+      type: 'http' as const,
+      scheme: 'bearer',
+      description: 'One of the keys in ADMIN_API_KEYS: `Authorization: Bearer <key>`.',
+    },
+  },
+}
+
 /** Builds the analytics API from its config and dependencies; never listens (server.ts does). */
 export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
   const app = Fastify({
@@ -39,6 +54,7 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
   installErrorHandling(app)
   echoRequestId(app)
   await app.register(httpMetrics, { registry: deps.registry })
+  await registerApiDocs(app, ANALYTICS_API_DOCS)
   addProbeRoutes(app, deps.readiness)
   await app.register(adRoutes, { ads: deps.ads })
   await app.register(analyticsRoutes, { ads: deps.ads, counts: deps.counts })

@@ -10,6 +10,7 @@ import {
   type Readiness,
   requestIdOptions,
 } from '@adtrack/service-runtime'
+import { registerApiDocs } from '@adtrack/service-runtime/api-docs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import underPressure from '@fastify/under-pressure'
 import Fastify from 'fastify'
@@ -52,6 +53,11 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
   installErrorHandling(app)
   echoRequestId(app)
   await app.register(httpMetrics, { registry: deps.registry })
+  await registerApiDocs(app, {
+    title: 'Ad Tracking ingest API',
+    description: 'Where video players report clicks on ads.',
+    version: '1.0.0',
+  })
   addProbeRoutes(app, deps.readiness)
   // Load shedding applies to the click route only: probes (and /metrics, on the ops port) always answer.
   await app.register(async (clicks) => {

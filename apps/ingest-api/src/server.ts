@@ -135,7 +135,6 @@ closeWithGrace({ delay: shutdownMs }, async ({ signal, err }) => {
   else logger.info({ signal }, 'shutting down')
   readiness.beginShutdown()
   stopConnecting.abort()
-  await connected
   // Stop taking requests and let those in flight finish. Each was (or will be) answered 202 only once
   // its click is in Kafka or fsynced in the spool, so nothing acknowledged depends on what follows.
   await app.close()
@@ -144,6 +143,8 @@ closeWithGrace({ delay: shutdownMs }, async ({ signal, err }) => {
   // the next start.
   await producer.close({ drainMs: Math.max(0, shutdownMs - (performance.now() - started) - 3000) })
   await spool.close()
+  // A connection attempt still under way (Kafka down since start) may take a few seconds to give up.
+  await Promise.race([connected, sleep(2000)])
   await kafkaProducer.disconnect()
   catalog.stop()
   await ops.close()

@@ -134,7 +134,9 @@ export async function viewerHistory(
       where viewer_id = any(${viewers}::text[]) and ad_id = any(${adIds}::text[])
         and received_at >= ${repeatFrom} and received_at < ${until}
       group by 1, 2`,
-    sql<{ id: string }[]>`select id from ads where id = any(${adIds}::text[]) and status = 'active'`,
+    sql<
+      { id: string }[]
+    >`select id from ads where id = any(${adIds}::text[]) and status = 'active' and archived_at is null`,
   ])
   return {
     perHour: new Map(hours.map((h) => [`${h.viewer_id}|${h.hour.getTime()}`, h.n])),

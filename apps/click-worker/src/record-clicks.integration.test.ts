@@ -192,6 +192,14 @@ describe('recordClicks', () => {
     expect(await redisCount(ad)).toBe(2)
     expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '1', bot: '1' })
     expect(await redis.hgetall(keys.invalid(paused))).toEqual({ inactive_ad: '1' })
+    // An archived ad is not active either, whatever its status says.
+    const archived = await newAd()
+    await db.sql`update ads set archived_at = now() where id = ${archived}`
+    const late = await recordClicks(
+      { topic, partition: 0, records: records([click(archived)], 100) },
+      stores(),
+    )
+    expect(late?.invalid).toEqual({ inactive_ad: 1 })
     expect(await redis.get(keys.playbackSum(ad))).toBe('30')
     expect(await redis.pfcount(keys.viewers(ad))).toBe(2)
   })

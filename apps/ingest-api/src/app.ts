@@ -4,6 +4,7 @@ import { parseDuration } from '@adtrack/contracts'
 import {
   addProbeRoutes,
   echoRequestId,
+  HttpError,
   httpMetrics,
   installErrorHandling,
   loggerOptions,
@@ -11,9 +12,11 @@ import {
   requestIdOptions,
 } from '@adtrack/service-runtime'
 import { registerApiDocs } from '@adtrack/service-runtime/api-docs'
+import rateLimit from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import underPressure from '@fastify/under-pressure'
 import Fastify from 'fastify'
+import type { Redis } from 'ioredis'
 import type { Counter, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
@@ -28,6 +31,8 @@ export interface IngestDeps {
   refusedClicks?: Counter<'reason'>
   /** How often event-loop delay and heap are sampled for load shedding (default 1 s). */
   pressureSampleMs?: number
+  /** Shared store of the per-IP rate limit; without it each process counts on its own. */
+  rateLimitRedis?: Redis
 }
 
 /** Builds the ingest API from its config and dependencies; never listens (server.ts does). */
@@ -79,6 +84,25 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
         )
       },
     })
+    if (config.RATE_LIMIT_MAX > 0) {
+      // Protects the service, not the counts (that is the worker's invalid-traffic rules): a client over
+      // its budget gets 429 with Retry-After. If Redis is unreachable the limit is skipped, never a click.
+      await clicks.register(rateLimit, {
+        max: config.RATE_LIMIT_MAX,
+        timeWindow: parseDuration(config.RATE_LIMIT_WINDOW),
+        redis: deps.rateLimitRedis,
+        nameSpace: 'ingest-rate-limit:',
+        skipOnError: true,
+        errorResponseBuilder: (_request, context) => {
+          deps.refusedClicks?.inc({ reason: 'rate_limited' })
+          return new HttpError(
+            429,
+            `too many requests from this address (limit ${context.max}); retry in ${context.after}`,
+            'RATE_LIMITED',
+          )
+        },
+      })
+    }
     await clicks.register(clickRoutes, {
       catalog: deps.catalog,
       producer: deps.producer,

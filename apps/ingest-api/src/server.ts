@@ -10,6 +10,7 @@ import {
   startOpsServer,
 } from '@adtrack/service-runtime'
 import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
+import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { AdCatalog } from './ad-catalog.js'
 import { buildApp } from './app.js'
@@ -118,12 +119,20 @@ const stopConnecting = new AbortController()
 const connected = connectKafka(stopConnecting.signal)
 
 await catalog.start()
+// The rate limit's shared counters. failFast: while Redis is away the limit is skipped at once rather
+// than every click waiting on a reconnect.
+const rateLimitRedis =
+  config.RATE_LIMIT_MAX > 0 ? createRedis(config.REDIS_URL, { failFast: true }) : undefined
+rateLimitRedis?.on('error', (err) =>
+  logger.warn({ err: err.message }, 'rate-limit redis unavailable; limit skipped'),
+)
 const app = await buildApp(config, {
   catalog,
   producer,
   registry: metrics.registry,
   readiness,
   refusedClicks: metrics.refusedClicks,
+  rateLimitRedis,
 })
 const ops = await startOpsServer({ port: config.METRICS_PORT, registry: metrics.registry, readiness })
 await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST })
@@ -149,6 +158,7 @@ closeWithGrace({ delay: shutdownMs }, async ({ signal, err }) => {
   catalog.stop()
   await ops.close()
   await sql.end({ timeout: 5 })
+  rateLimitRedis?.disconnect()
   if (!spool.isEmpty) {
     logger.warn(
       { dir: spool.dir, records: spool.records, bytes: spool.bytes },

@@ -85,6 +85,19 @@ export const IngestConfig = Type.Object({
     description: 'How long a click waits for others to share its Kafka batch.',
   }),
   PRODUCE_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  REDIS_URL: Type.String({
+    minLength: 1,
+    default: 'redis://localhost:6379',
+    description:
+      'Redis shared by ingest-api pods for the per-IP rate limit (redis://host:port/db or host:port).',
+  }),
+  RATE_LIMIT_MAX: Type.Integer({
+    minimum: 0,
+    default: 600,
+    description:
+      'Requests one client IP may make to the click routes per RATE_LIMIT_WINDOW, across all pods; 0 turns the limit off.',
+  }),
+  RATE_LIMIT_WINDOW: Duration('1m', 'Window of the per-IP rate limit.'),
   BODY_LIMIT: Type.Integer({
     minimum: 256,
     default: 4096,

@@ -71,6 +71,7 @@ export class FaultRig {
       WRITE_TIMEOUT: '3s',
       AD_CATALOG_REFRESH: '1s',
       LOG_LEVEL: 'warn',
+      RATE_LIMIT_MAX: '0', // the load comes from one address
       ...extraEnv,
     }
     return new Scenario(name, sql, env, prefix)

@@ -19,14 +19,15 @@ export function run(
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      // No stdin unless there is input: a program that exits without reading it would raise EPIPE.
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
     })
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
     const timer =
@@ -44,7 +45,11 @@ export function run(
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
-    child.stdin.end(opts.input ?? '')
+    if (child.stdin) {
+      // A program may exit before reading all its input; its exit status says what happened.
+      child.stdin.on('error', () => {})
+      child.stdin.end(opts.input)
+    }
   })
 }
 

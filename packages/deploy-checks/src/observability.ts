@@ -124,6 +124,8 @@ export async function loadRules(log: Log = stderrLog): Promise<Rule[]> {
 export interface ExportedSeries {
   services: Set<string>
   labels: Map<string, Set<string>>
+  /** The label sets of its samples. */
+  samples: Map<string, string>[]
 }
 
 export interface Exposition {
@@ -146,7 +148,7 @@ export function indexExposition(scrapes: Record<string, string>): Exposition {
   const entry = (name: string) => {
     let e = index.get(name)
     if (!e) {
-      e = { services: new Set(), labels: new Map() }
+      e = { services: new Set(), labels: new Map(), samples: [] }
       index.set(name, e)
     }
     return e
@@ -173,6 +175,7 @@ export function indexExposition(scrapes: Record<string, string>): Exposition {
       const labels = new Map<string, string>()
       for (const m of (sample[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
         labels.set(m[1] as string, (m[2] as string).replaceAll('\\"', '"').replaceAll('\\\\', '\\'))
+      e.samples.push(labels)
       for (const [label, value] of labels) {
         if (!e.labels.has(label)) e.labels.set(label, new Set())
         e.labels.get(label)?.add(value)
@@ -271,6 +274,17 @@ export function checkQueries(
         if (m.type === '=' && m.value !== '' && !values.has(m.value))
           problems.push(
             `${q.where}: ${s.metric}{${m.name}="${m.value}"} matches nothing scraped (seen: ${[...values].sort().join(', ')})`,
+          )
+      }
+      // Together, the equality matchers must pick out a series that exists (each value may exist on its
+      // own: status_code="200" on one route, route="/ads/click" with other codes). Other matchers may
+      // rightly match nothing in a healthy run (5xx, refusals).
+      const equal = s.matchers.filter((m) => m.type === '=' && m.value !== '' && !TARGET_LABELS.has(m.name))
+      if (exported.samples.length > 0 && equal.length > 1) {
+        const found = exported.samples.some((labels) => equal.every((m) => labels.get(m.name) === m.value))
+        if (!found)
+          problems.push(
+            `${q.where}: no scraped ${s.metric} series has ${equal.map((m) => `${m.name}="${m.value}"`).join(', ')}`,
           )
       }
     }

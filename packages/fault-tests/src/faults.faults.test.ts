@@ -124,6 +124,31 @@ describe('no acknowledged click is lost or counted twice', () => {
     })
   })
 
+  it('the spool fills while Kafka is down: further clicks get 503, no acknowledged click is lost', async () => {
+    // The smallest spool allowed (64 KiB, some 200 clicks), so that it fills within the outage.
+    const s = await rig.scenario('spool full while kafka down', { SPOOL_MAX_BYTES: '65536' })
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1500,
+      giveUpAfterMs: 120_000,
+    }).start()
+    let spoolFullSeen = 0
+    const { result } = await run(s, load, async () => {
+      await pause(3000)
+      await rig.stack.kafka.kill('SIGKILL')
+      // Wait until the spool has refused clicks for a while, then bring Kafka back.
+      const deadline = Date.now() + 30_000
+      while (Date.now() < deadline && (load.result.refusals.get('503') ?? 0) < 50) await pause(250)
+      spoolFullSeen = load.result.refusals.get('503') ?? 0
+      await pause(1000)
+      await rig.stack.kafka.start()
+    })
+    expect(spoolFullSeen, 'clicks refused with 503 while the spool was full').toBeGreaterThanOrEqual(50)
+    expect(result.acknowledged.size).toBe(result.attempted.size)
+  })
+
   it('a poison message lands in the dead-letter topic and its partition keeps flowing', async () => {
     const s = await rig.scenario('poison message')
     await s.start('ingest-api')

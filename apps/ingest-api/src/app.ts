@@ -108,6 +108,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
       producer: deps.producer,
       deadlineMs: parseDuration(config.WRITE_TIMEOUT),
       refused: deps.refusedClicks,
+      batchMaxClicks: config.BATCH_MAX_CLICKS,
     })
   })
   return app

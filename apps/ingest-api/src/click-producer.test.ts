@@ -391,3 +391,40 @@ describe('ClickProducer with a spool', () => {
     expect(kafka.delivered).toEqual(ids(1))
   })
 })
+
+describe('ClickProducer.sendMany', () => {
+  it('queues a request’s clicks together: one Kafka batch, each promise resolved only on the ack', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 20, maxBatch: 100 })
+    let done = 0
+    const sent = producer.sendMany([1, 2, 3, 4].map(click)).map((p) => p.then(() => done++))
+    await new Promise((r) => setTimeout(r, 40))
+    expect(kafka.batches).toHaveLength(1)
+    expect(kafka.batches[0]?.values.map((v) => v.click_id)).toEqual(
+      [1, 2, 3, 4].map((n) => click(n).click_id),
+    )
+    expect(done).toBe(0)
+    kafka.acks[0]?.()
+    await Promise.all(sent)
+    expect(done).toBe(4)
+  })
+
+  it('takes a request’s clicks whole or not at all when the queue is bounded', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      lingerMs: 1000,
+      maxBatch: 100,
+      maxQueued: 5,
+    })
+    const first = producer.sendMany([1, 2, 3].map(click))
+    expect(() => producer.sendMany([4, 5, 6].map(click))).toThrow(QueueFullError)
+    expect(producer.waiting).toBe(3)
+    const second = producer.sendMany([4, 5].map(click))
+    expect(producer.waiting).toBe(5)
+    const flushed = producer.flush()
+    await tick()
+    kafka.acks[0]?.()
+    await Promise.all([...first, ...second, flushed])
+    expect(kafka.batches[0]?.values).toHaveLength(5)
+  })
+})

@@ -102,6 +102,25 @@ export class ClickProducer {
     })
   }
 
+  /**
+   * Queues several clicks at once, so that they share Kafka batches (and a spool append), and returns one
+   * promise per click, settled as send()'s would be. Refuses all of them with QueueFullError (thrown)
+   * when they do not all fit in the queue: a request's clicks are taken whole or not at all.
+   */
+  sendMany(messages: ClickMessage[], deadline = Number.POSITIVE_INFINITY): Promise<void>[] {
+    const limit = this.opts.maxQueued
+    if (limit !== undefined && this.queue.length + messages.length > limit) throw new QueueFullError(limit)
+    const promises = messages.map(
+      (message) =>
+        new Promise<void>((resolve, reject) => {
+          this.queue.push({ message, value: JSON.stringify(message), deadline, resolve, reject })
+        }),
+    )
+    if (this.queue.length >= this.opts.maxBatch) this.flushSoon(0)
+    else if (messages.length > 0) this.flushSoon(this.opts.lingerMs)
+    return promises
+  }
+
   get waiting(): number {
     return this.queue.length
   }

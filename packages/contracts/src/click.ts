@@ -78,3 +78,50 @@ export const ClickMessage = Type.Object(
   { $id: 'ClickMessage', additionalProperties: false },
 )
 export type ClickMessage = Type.Static<typeof ClickMessage>
+
+/**
+ * `POST /ads/clicks` body: a JSON array of clicks (or NDJSON, one click per line, with
+ * `Content-Type: application/x-ndjson`). Each item is judged on its own against ClickRequest; a bad
+ * item does not spoil the others.
+ */
+export const ClickBatchRequest = Type.Array(ClickRequest, {
+  $id: 'ClickBatchRequest',
+  minItems: 1,
+  description:
+    'Up to BATCH_MAX_CLICKS clicks, each a ClickRequest, validated one by one. The Idempotency-Key header does not apply: give each item its own click_id.',
+})
+export type ClickBatchRequest = Type.Static<typeof ClickBatchRequest>
+
+/** One item of a batch that was recorded: durable, as a 202 for a single click promises. */
+export const ClickBatchAccepted = Type.Object(
+  {
+    status: Type.Literal('accepted'),
+    click_id: ClickId,
+  },
+  { $id: 'ClickBatchAccepted' },
+)
+
+/** One item of a batch that was not recorded, with the error a single click would have got. */
+export const ClickBatchRejected = Type.Object(
+  {
+    status: Type.Literal('rejected'),
+    statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({ description: 'Stable machine-readable code, e.g. VALIDATION_FAILED, AD_NOT_FOUND.' }),
+    message: Type.String(),
+  },
+  { $id: 'ClickBatchRejected' },
+)
+
+export const ClickBatchItemResult = Type.Union([ClickBatchAccepted, ClickBatchRejected])
+export type ClickBatchItemResult = Type.Static<typeof ClickBatchItemResult>
+
+/** `POST /ads/clicks` reply: one result per item, in the order of the request. */
+export const ClickBatchReply = Type.Object(
+  {
+    accepted: Type.Integer({ minimum: 0, description: 'Items recorded.' }),
+    rejected: Type.Integer({ minimum: 0, description: 'Items not recorded (see their results).' }),
+    results: Type.Array(ClickBatchItemResult),
+  },
+  { $id: 'ClickBatchReply' },
+)
+export type ClickBatchReply = Type.Static<typeof ClickBatchReply>

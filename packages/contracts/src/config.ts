@@ -103,6 +103,13 @@ export const IngestConfig = Type.Object({
     default: 4096,
     description: 'Largest accepted request body, bytes.',
   }),
+  BATCH_MAX_CLICKS: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 500,
+    description:
+      'Most clicks one POST /ads/clicks may carry (413 beyond); its body may be up to 1 KiB per click.',
+  }),
   MAX_QUEUED_CLICKS: Type.Integer({
     minimum: 1,
     default: 10_000,

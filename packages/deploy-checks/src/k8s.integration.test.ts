@@ -263,7 +263,7 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     }
   })
 
-  it('serves the old public API on one host: POST /ads/click to ingest-api, the rest to analytics-api', () => {
+  it('serves the old public API on one host: POST /ads/click and /ads/clicks to ingest-api, the rest to analytics-api', () => {
     const ingresses = objects().filter((o) => o.kind === 'Ingress')
     expect(ingresses).toHaveLength(1)
     const [ingress] = ingresses as [K8sObject]
@@ -287,7 +287,8 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
       return (exact ?? prefix)?.backend.service
     }
     expect(route('/ads/click')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
-    for (const url of ['/ads', '/ads/1', '/ads/analytics', '/ads/clicks', '/ads/click-1'])
+    expect(route('/ads/clicks')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
+    for (const url of ['/ads', '/ads/1', '/ads/analytics', '/ads/clicks/1', '/ads/click-1'])
       expect(route(url), url).toEqual({ name: 'analytics-api', port: { name: 'http' } })
     for (const p of paths) {
       const svc = get(objects(), 'Service', p.backend.service.name)

@@ -1,5 +1,6 @@
 import type { Ad, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import type { PendingQuery, Row } from 'postgres'
 import { type Counts, noInvalid } from './click-counts.js'
 import type { BucketCounts } from './time-buckets.js'
 
@@ -30,35 +31,23 @@ export class AdStore {
   }
 
   /** The exact counts, from the source of truth; slower than Redis, used when Redis is down. */
-  async clickCounts(adId: string): Promise<Counts> {
-    const rows = await this.sql<
-      { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
-    >`
-      select invalid_reason as reason, count(*)::int as n,
-             count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
-             coalesce(sum(playback_time), 0)::text as playback
-      from clicks where ad_id = ${adId} group by invalid_reason`
-    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
-    for (const r of rows) {
-      if (r.reason === null) {
-        counts.clicks = r.n
-        counts.uniqueViewers = r.viewers
-        counts.playbackSum = Number(r.playback)
-      } else counts.invalid[r.reason] = r.n
-    }
-    return counts
+  clickCounts(adId: string): Promise<Counts> {
+    return this.counts(adId, this.sql`true`)
   }
 
   /** Counts of one ad's clicks received in [from, to), from the clicks themselves (exact). */
-  async rangeCounts(adId: string, from: Date, to: Date): Promise<Counts> {
+  rangeCounts(adId: string, from: Date, to: Date): Promise<Counts> {
+    return this.counts(adId, this.sql`received_at >= ${from} and received_at < ${to}`)
+  }
+
+  private async counts(adId: string, when: PendingQuery<Row[]>): Promise<Counts> {
     const rows = await this.sql<
       { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
     >`
       select invalid_reason as reason, count(*)::int as n,
              count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
              coalesce(sum(playback_time), 0)::text as playback
-      from clicks where ad_id = ${adId} and received_at >= ${from} and received_at < ${to}
-      group by invalid_reason`
+      from clicks where ad_id = ${adId} and ${when} group by invalid_reason`
     const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
     for (const r of rows) {
       if (r.reason === null) {

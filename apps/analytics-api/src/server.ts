@@ -1,9 +1,8 @@
 import { AnalyticsConfig, parseDuration, redisKeys } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import {
-  ConfigError,
   createLogger,
-  loadConfig,
+  loadConfigOrExit,
   Readiness,
   routeProcessWarnings,
   startOpsServer,
@@ -16,13 +15,7 @@ import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
 
-let config: AnalyticsConfig
-try {
-  config = loadConfig(AnalyticsConfig, process.env)
-} catch (err) {
-  process.stderr.write(`analytics-api: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-  process.exit(1)
-}
+const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env)
 
 const logger = createLogger('analytics-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)

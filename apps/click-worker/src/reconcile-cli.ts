@@ -4,18 +4,12 @@
 // Reads the worker's environment (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, KAFKA_TOPIC).
 import { redisKeys, WorkerConfig } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
-import { ConfigError, loadConfig } from '@adtrack/service-runtime'
+import { loadConfigOrExit } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 
 const dryRun = process.argv.includes('--dry-run')
-let config: WorkerConfig
-try {
-  config = loadConfig(WorkerConfig, process.env)
-} catch (err) {
-  process.stderr.write(`reconcile: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-  process.exit(2)
-}
+const config = loadConfigOrExit('reconcile', WorkerConfig, process.env)
 const sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'reconcile' })
 const redis = createRedis(config.REDIS_URL)
 try {

@@ -4,18 +4,12 @@
 // Progress is kept by its own consumer group (<KAFKA_GROUP_ID>-dlq-replay), so a record is replayed
 // once; one that is still invalid lands on the dead-letter topic again, with its new reason.
 import { deadLetterTopic, WorkerConfig } from '@adtrack/contracts'
-import { ConfigError, createLogger, loadConfig } from '@adtrack/service-runtime'
+import { createLogger, loadConfigOrExit } from '@adtrack/service-runtime'
 import { createKafka } from '@adtrack/service-runtime/kafka'
 import { DLQ_HEADERS } from './dead-letters.js'
 
 const dryRun = process.argv.includes('--dry-run')
-let config: WorkerConfig
-try {
-  config = loadConfig(WorkerConfig, process.env)
-} catch (err) {
-  process.stderr.write(`replay-dead-letters: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-  process.exit(2)
-}
+const config = loadConfigOrExit('replay-dead-letters', WorkerConfig, process.env)
 const say = (msg: string) => process.stderr.write(`[replay-dead-letters] ${msg}\n`)
 const kafka = createKafka({
   brokers: config.KAFKA_BROKERS,

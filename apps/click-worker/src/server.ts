@@ -1,9 +1,8 @@
 import { deadLetterTopic, parseDuration, redisKeys, WorkerConfig } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import {
-  ConfigError,
   createLogger,
-  loadConfig,
+  loadConfigOrExit,
   Readiness,
   routeProcessWarnings,
   startOpsServer,
@@ -15,13 +14,7 @@ import { buildWorker } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
 import { ReconcileJob } from './reconcile-job.js'
 
-let config: WorkerConfig
-try {
-  config = loadConfig(WorkerConfig, process.env)
-} catch (err) {
-  process.stderr.write(`click-worker: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-  process.exit(1)
-}
+const config = loadConfigOrExit('click-worker', WorkerConfig, process.env)
 
 const logger = createLogger('click-worker', config.LOG_LEVEL)
 routeProcessWarnings(logger)

@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { IngestConfig, parseDuration } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import {
-  ConfigError,
   createLogger,
-  loadConfig,
+  loadConfigOrExit,
   Readiness,
   routeProcessWarnings,
   startOpsServer,
@@ -20,13 +19,7 @@ import { createRegistry, registerStateGauges } from './metrics.js'
 import { Spool } from './spool.js'
 import { spoolReadiness } from './spool-readiness.js'
 
-let config: IngestConfig
-try {
-  config = loadConfig(IngestConfig, process.env)
-} catch (err) {
-  process.stderr.write(`ingest-api: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-  process.exit(1)
-}
+const config = loadConfigOrExit('ingest-api', IngestConfig, process.env)
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)

@@ -40,3 +40,20 @@ function describe(error: AjvError): string {
   const name = error.instancePath.replace(/^\//, '').split('/')[0] || '(environment)'
   return `${name} ${error.message ?? 'is invalid'}`
 }
+
+/**
+ * loadConfig for a service's entry point: on a bad environment, prints every problem with the service's
+ * name and exits 1, since nothing can run on a wrong configuration.
+ */
+export function loadConfigOrExit<S extends Type.TSchema>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined>,
+): Type.Static<S> {
+  try {
+    return loadConfig(schema, env)
+  } catch (err) {
+    process.stderr.write(`${service}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
+    process.exit(1)
+  }
+}

@@ -1,0 +1,27 @@
+import { spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..')
+
+describe('a service started with a wrong variable', () => {
+  it.each([
+    ['ingest-api', { HTTP_PORT: 'eighty' }, /HTTP_PORT/],
+    ['click-worker', { KAFKA_SESSION_TIMEOUT: '30' }, /KAFKA_SESSION_TIMEOUT/],
+    [
+      'analytics-api',
+      { DATABASE_URL: 'mysql://nope', READ_TIMEOUT: 'soon' },
+      /DATABASE_URL[\s\S]*READ_TIMEOUT/,
+    ],
+  ])('%s stops at once with exit code 1, naming it', (service, env, named) => {
+    const result = spawnSync(process.execPath, [join(repoRoot, 'apps', service, 'dist', 'server.js')], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(new RegExp(`^${service}: invalid configuration`))
+    expect(result.stderr).toMatch(named)
+  })
+})

@@ -7,14 +7,14 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..')
 
 describe('a service started with a wrong variable', () => {
   it.each([
-    ['ingest-api', { HTTP_PORT: 'eighty' }, /HTTP_PORT/],
-    ['click-worker', { KAFKA_SESSION_TIMEOUT: '30' }, /KAFKA_SESSION_TIMEOUT/],
+    ['ingest-api', { HTTP_PORT: 'eighty' }, ['HTTP_PORT']],
+    ['click-worker', { KAFKA_SESSION_TIMEOUT: '30' }, ['KAFKA_SESSION_TIMEOUT']],
     [
       'analytics-api',
       { DATABASE_URL: 'mysql://nope', READ_TIMEOUT: 'soon' },
-      /DATABASE_URL[\s\S]*READ_TIMEOUT/,
+      ['DATABASE_URL', 'READ_TIMEOUT'],
     ],
-  ])('%s stops at once with exit code 1, naming it', (service, env, named) => {
+  ])('%s stops at once with exit code 1, naming each wrong variable', (service, env, names) => {
     const result = spawnSync(process.execPath, [join(repoRoot, 'apps', service, 'dist', 'server.js')], {
       env: { PATH: process.env.PATH ?? '', ...env },
       encoding: 'utf8',
@@ -22,6 +22,6 @@ describe('a service started with a wrong variable', () => {
     })
     expect(result.status).toBe(1)
     expect(result.stderr).toMatch(new RegExp(`^${service}: invalid configuration`))
-    expect(result.stderr).toMatch(named)
+    for (const name of names) expect(result.stderr).toContain(`- ${name} `)
   })
 })

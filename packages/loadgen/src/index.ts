@@ -1,0 +1,14 @@
+export { type LoadOptions, loadDefaults, parseDurationMs, parseLoadArgs, USAGE, UsageError } from './args.js'
+export { Histogram } from './histogram.js'
+export {
+  DEMO_ADS,
+  fetchAdIds,
+  formatProgress,
+  formatSummary,
+  type LoadHooks,
+  type LoadSummary,
+  type Progress,
+  runLoad,
+} from './loadgen.js'
+export { mulberry32, ZipfSampler } from './random.js'
+export { type Click, Traffic } from './traffic.js'

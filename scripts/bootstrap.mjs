@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of `npm start`, `npm test` and `npm run loadgen`.
+// Entry point of `npm start`, `npm test`, `npm run loadgen` and `npm run bench`.
 //
 // NOTE: this file runs under whatever Node the machine has (Debian's may be 20, past end of life), so it is
 // plain JavaScript with no dependencies. Its job is to provide the toolchain the project targets (Node 24
@@ -80,8 +80,8 @@ const env = {
 const pnpm = (args) => run(nodeBin, [pnpmJs, ...args], { env })
 
 const [command = 'start', ...rest] = process.argv.slice(2)
-if (!['start', 'test', 'stack', 'setup', 'loadgen'].includes(command))
-  fail(`unknown command ${command}; use start, test, stack, setup or loadgen`)
+if (!['start', 'test', 'stack', 'setup', 'loadgen', 'bench'].includes(command))
+  fail(`unknown command ${command}; use start, test, stack, setup, loadgen or bench`)
 
 say('installing dependencies (pnpm install --frozen-lockfile)')
 pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only'])
@@ -132,12 +132,13 @@ if (command === 'test') {
   process.exit(status)
 }
 
-// start and stack hand over to the local stack's CLI, which runs until Ctrl-C; loadgen to the load
-// generator's, which stops by itself.
+// start and stack hand over to the local stack's CLI, which runs until Ctrl-C; loadgen and bench to the
+// load generator's and the benchmark's, which stop by themselves.
 const entry = {
   start: ['packages/local-stack/dist/cli.js', 'up'],
   stack: ['packages/local-stack/dist/cli.js'],
   loadgen: ['packages/loadgen/dist/cli.js'],
+  bench: ['packages/bench/dist/cli.js'],
 }[command]
 const child = spawn(nodeBin, [join(root, entry[0]), ...entry.slice(1), ...rest], {
   stdio: 'inherit',

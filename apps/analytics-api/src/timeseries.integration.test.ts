@@ -1,5 +1,4 @@
 import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
-import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'

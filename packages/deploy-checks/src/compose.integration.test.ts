@@ -101,6 +101,7 @@ describe('docker-compose.yml', () => {
       'ingest-api': {
         kafka: 'service_healthy',
         postgres: 'service_healthy',
+        redis: 'service_healthy',
         migrate: 'service_completed_successfully',
       },
       'click-worker': {

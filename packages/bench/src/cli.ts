@@ -31,12 +31,14 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '100' },
     'read-rate': { type: 'string', default: '100' },
     out: { type: 'string', default: join(root, 'bench-results') },
+    'cpu-prof': { type: 'boolean' },
     help: { type: 'boolean' },
   },
 })
 if (args.help) {
   process.stdout.write(`npm run bench -- [--seconds 10] [--connections 32] [--drain-clicks 200000]
   [--e2e-rate 10000] [--batch-rate 50000] [--batch-size 100] [--read-rate 100] [--out bench-results]
+  [--cpu-prof]   (the services write V8 CPU profiles to <out>/profiles/ when they stop)
 `)
   process.exit(0)
 }
@@ -47,6 +49,7 @@ const e2eRate = Number(args['e2e-rate'])
 const batchRate = Number(args['batch-rate'])
 const batchSize = Number(args['batch-size'])
 const readRate = Number(args['read-rate'])
+const profArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args.out, 'profiles')}`] : []
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`)
 const stop = new AbortController()
 process.once('SIGINT', () => stop.abort())
@@ -141,6 +144,7 @@ try {
     { ...common, METRICS_PORT: String(workerMetrics) },
     `http://127.0.0.1:${workerMetrics}/readyz`,
     root,
+    profArgs,
   )
   services.push(worker)
   const countClicks = async () => Number((await db`select count(*)::int as n from clicks`)[0]?.n ?? 0)
@@ -218,6 +222,7 @@ try {
     },
     `http://127.0.0.1:${ingestMetrics}/readyz`,
     root,
+    profArgs,
   )
   services.push(ingest)
   const analytics = await startProcess(
@@ -231,6 +236,7 @@ try {
     },
     `http://127.0.0.1:${analyticsMetrics}/readyz`,
     root,
+    profArgs,
   )
   services.push(analytics)
   const bare = await startProcess(

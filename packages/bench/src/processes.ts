@@ -17,8 +17,9 @@ export async function startProcess(
   env: Record<string, string>,
   readyUrl: string,
   cwd: string,
+  nodeArgs: string[] = [],
 ): Promise<Service> {
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { ClassifyRules } from './classify.js'
 import { KafkaDeadLetters } from './dead-letters.js'
 import type { WorkerMetrics } from './metrics.js'
-import { type ClickStores, recordClicks } from './record-clicks.js'
+import { type ClickStores, recordClicks, StoreError } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
 export interface WorkerDeps {
@@ -116,6 +116,9 @@ export function buildWorker(
             failures.set(partition, attempt)
             const delay = err instanceof BrokenCircuitError ? 5000 : retryDelayMs(attempt)
             metrics.batchFailures.inc()
+            // NOTE: a batch waiting out a reconciliation is not a store failure.
+            if (err instanceof StoreError && !/RECONCILING/.test(err.message))
+              metrics.storeErrors.inc({ store: err.store })
             logger.warn(
               {
                 err: err instanceof BrokenCircuitError ? 'circuit open' : err,
@@ -142,6 +145,7 @@ export function buildWorker(
           failures.delete(partition)
           if (!outcome) return
           metrics.batchSize.observe(batch.messages.length)
+          metrics.partitionLag.set({ partition: String(partition) }, Number(batch.offsetLag()))
           metrics.clicks.inc({ result: 'counted' }, outcome.counted)
           for (const [reason, n] of Object.entries(outcome.invalid)) {
             metrics.clicks.inc({ result: 'invalid' }, n)

@@ -4,6 +4,14 @@ export function createWorkerMetrics() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'click-worker' })
   collectDefaultMetrics({ register: registry })
+  const storeErrors = new Counter({
+    name: 'worker_store_errors_total',
+    help: 'Failed operations of a partition batch, by store: postgres, redis, or kafka (the dead-letter topic).',
+    labelNames: ['store'],
+    registers: [registry],
+  })
+  // Exported at zero from the start, so that rate() and alerts see the series before the first failure.
+  for (const store of ['postgres', 'redis', 'kafka']) storeErrors.inc({ store }, 0)
   return {
     registry,
     batchSize: new Histogram({
@@ -33,6 +41,13 @@ export function createWorkerMetrics() {
     batchFailures: new Counter({
       name: 'worker_batch_failures_total',
       help: 'Partition batches that failed and will be redelivered.',
+      registers: [registry],
+    }),
+    storeErrors,
+    partitionLag: new Gauge({
+      name: 'worker_partition_lag',
+      help: 'Records of a partition after the last batch this worker processed (high watermark minus that batch).',
+      labelNames: ['partition'],
       registers: [registry],
     }),
     breakerState: new Gauge({

@@ -1,4 +1,6 @@
 import { type ClickMessage, redisKeys } from '@adtrack/contracts'
+import { createSql } from '@adtrack/db'
+import { freePort } from '@adtrack/local-stack'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import {
   createTestDatabase,
@@ -14,7 +16,7 @@ import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
 import { insertClicks } from './postgres-store.js'
-import { type KafkaRecord, recordClicks } from './record-clicks.js'
+import { type KafkaRecord, recordClicks, StoreError } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -262,6 +264,33 @@ describe('recordClicks', () => {
       ['2026-11-25T09:30:00.000Z', 2, 0, '12'],
       ['2026-11-25T09:31:00.000Z', 1, 1, '9'],
     ])
+  })
+
+  it('says which store failed, so failures can be counted by store', async () => {
+    const ad = await newAd()
+    const deadPort = await freePort()
+    const deadRedis = createRedis(`redis://127.0.0.1:${deadPort}`, { failFast: true })
+    deadRedis.on('error', () => {})
+    const deadSql = createSql(`postgres://postgres@127.0.0.1:${deadPort}/none`, { max: 1 })
+    try {
+      const noRedis = { ...stores(), counters: new RedisCounters(deadRedis, keys) }
+      const redisFailure = await recordClicks(
+        { topic, partition: 8, records: records([click(ad)]) },
+        noRedis,
+      ).catch((err) => err)
+      expect(redisFailure).toBeInstanceOf(StoreError)
+      expect(redisFailure.store).toBe('redis')
+      const noPostgres = { ...stores(), sql: deadSql }
+      const pgFailure = await recordClicks(
+        { topic, partition: 8, records: records([click(ad)], 1) },
+        noPostgres,
+      ).catch((err) => err)
+      expect(pgFailure).toBeInstanceOf(StoreError)
+      expect(pgFailure.store).toBe('postgres')
+    } finally {
+      deadRedis.disconnect()
+      await deadSql.end({ timeout: 1 })
+    }
   })
 
   it('keeps each partition’s applied offset apart', async () => {

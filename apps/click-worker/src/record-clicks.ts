@@ -7,6 +7,25 @@ import { decodeClick } from './decode.js'
 import { insertClicks, viewerHistory } from './postgres-store.js'
 import type { RedisCounters } from './redis-store.js'
 
+/** A failure of one of the stores a batch is written to; the worker counts these by store. */
+export class StoreError extends Error {
+  constructor(
+    readonly store: 'postgres' | 'redis' | 'kafka',
+    cause: unknown,
+  ) {
+    super(`${store}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    this.name = 'StoreError'
+  }
+}
+
+async function inStore<T>(store: StoreError['store'], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    throw new StoreError(store, err)
+  }
+}
+
 export interface KafkaRecord {
   offset: string
   key?: Buffer | null
@@ -81,30 +100,34 @@ export async function recordClicks(batch: PartitionBatch, stores: ClickStores): 
   )
 
   const history = valid.length
-    ? await viewerHistory(stores.sql, valid, stores.rules.repeatWindowMs)
+    ? await inStore('postgres', () => viewerHistory(stores.sql, valid, stores.rules.repeatWindowMs))
     : { perHour: new Map(), lastClick: new Map(), activeAds: new Set<string>() }
   const verdicts = classifyClicks(valid, history, stores.rules)
-  const stored = await insertClicks(
-    stores.sql,
-    valid.map((v, i) => ({ ...v, partition: batch.partition, reason: verdicts[i]?.reason ?? null })),
+  const stored = await inStore('postgres', () =>
+    insertClicks(
+      stores.sql,
+      valid.map((v, i) => ({ ...v, partition: batch.partition, reason: verdicts[i]?.reason ?? null })),
+    ),
   )
   const owned = valid.flatMap((v) => {
     const row = stored.get(v.click.click_id)
     return row && row.owner === `${batch.partition}:${v.offset}` ? [{ ...v, reason: row.reason }] : []
   })
 
-  await stores.counters.apply(
-    batch.topic,
-    batch.partition,
-    last.offset,
-    owned.map((v) => ({
-      offset: v.offset,
-      adId: v.click.ad_id,
-      viewerId: v.viewerId,
-      reason: v.reason,
-      playbackTime: v.click.playback_time,
-      minute: Math.floor(Date.parse(v.click.received_at) / 60_000),
-    })),
+  await inStore('redis', () =>
+    stores.counters.apply(
+      batch.topic,
+      batch.partition,
+      last.offset,
+      owned.map((v) => ({
+        offset: v.offset,
+        adId: v.click.ad_id,
+        viewerId: v.viewerId,
+        reason: v.reason,
+        playbackTime: v.click.playback_time,
+        minute: Math.floor(Date.parse(v.click.received_at) / 60_000),
+      })),
+    ),
   )
   const invalid: Record<string, number> = {}
   for (const v of owned) if (v.reason) invalid[v.reason] = (invalid[v.reason] ?? 0) + 1

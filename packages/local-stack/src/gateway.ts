@@ -7,8 +7,9 @@ export interface GatewayUpstreams {
 }
 
 /**
- * The Kubernetes Ingress's routing: clicks (POST /ads/click, the future batch POST /ads/clicks, anything
- * under /ads/click*) go to ingest-api, everything else to analytics-api.
+ * The Kubernetes Ingress's routing: clicks (POST /ads/click, the batch POST /ads/clicks, anything under
+ * /ads/click*) go to ingest-api, everything else to analytics-api. Bodies stream through unparsed, so a
+ * batch's size is judged by ingest-api alone (413 past its limit).
  */
 export function upstreamFor(url: string, upstreams: GatewayUpstreams): string {
   return url.startsWith('/ads/click') ? upstreams.ingest : upstreams.analytics

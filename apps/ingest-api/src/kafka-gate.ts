@@ -1,6 +1,6 @@
-import { parseBrokers } from '@adtrack/service-runtime/kafka'
+import { createKafka } from '@adtrack/service-runtime/kafka'
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel'
-import { Kafka, type logCreator, logLevel, Partitioners, type Producer, type ProducerBatch } from 'kafkajs'
+import { Partitioners, type Producer, type ProducerBatch } from 'kafkajs'
 import pRetry, { AbortError } from 'p-retry'
 import type { Logger } from 'pino'
 
@@ -36,15 +36,7 @@ export function createClickKafkaProducer(opts: {
   clientId: string
   logger: Logger
 }): Producer {
-  const kafka = new Kafka({
-    clientId: opts.clientId,
-    brokers: parseBrokers(opts.brokers),
-    logLevel: logLevel.WARN,
-    logCreator: pinoLogCreator(opts.logger),
-    connectionTimeout: 3000,
-    requestTimeout: 10_000,
-    retry: { retries: 0 },
-  })
+  const kafka = createKafka({ ...opts, clientRetries: 0 })
   return kafka.producer({
     idempotent: false,
     maxInFlightRequests: 1,
@@ -52,19 +44,6 @@ export function createClickKafkaProducer(opts: {
     createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: 0 },
   })
-}
-
-/** kafkajs logs as JSON through pino, as service-runtime's createKafka does. */
-function pinoLogCreator(logger: Logger): logCreator {
-  return () =>
-    ({ level, log }) => {
-      const { message, ...extra } = log
-      const fields = { ...extra, component: 'kafkajs' }
-      if (level === logLevel.ERROR || level === logLevel.NOTHING) logger.error(fields, message)
-      else if (level === logLevel.WARN) logger.warn(fields, message)
-      else if (level === logLevel.INFO) logger.info(fields, message)
-      else logger.debug(fields, message)
-    }
 }
 
 /** 0 closed, 1 half-open, 2 open: the value of the kafka_breaker_state gauge. */

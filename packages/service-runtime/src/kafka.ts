@@ -21,7 +21,13 @@ function pinoLogCreator(logger: Logger): logCreator {
     }
 }
 
-export function createKafka(opts: { brokers: string; clientId: string; logger: Logger }): Kafka {
+export function createKafka(opts: {
+  brokers: string
+  clientId: string
+  logger: Logger
+  /** Retries of kafkajs's own cluster retrier; leave unset for its default, 0 for a caller that retries itself. */
+  clientRetries?: number
+}): Kafka {
   return new Kafka({
     clientId: opts.clientId,
     brokers: parseBrokers(opts.brokers),
@@ -29,6 +35,7 @@ export function createKafka(opts: { brokers: string; clientId: string; logger: L
     logCreator: pinoLogCreator(opts.logger),
     connectionTimeout: 3000,
     requestTimeout: 10_000,
+    ...(opts.clientRetries === undefined ? {} : { retry: { retries: opts.clientRetries } }),
   })
 }
 

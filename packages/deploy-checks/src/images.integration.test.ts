@@ -3,7 +3,8 @@ import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createSql } from '@adtrack/db'
-import { stack, uniqueName } from '@adtrack/test-support'
+import { freePort } from '@adtrack/local-stack'
+import { stack, uniqueName, waitFor } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ComposeProject, environmentOf, loadCompose } from './compose.js'
 import { durationSeconds } from './k8s.js'
@@ -19,15 +20,7 @@ import {
 } from './observability.js'
 import { deployDir, SERVICES, type ServiceName } from './paths.js'
 import { run } from './run.js'
-import {
-  type BuiltService,
-  buildService,
-  freePort,
-  type Process,
-  startBuiltService,
-  startGateway,
-  waitFor,
-} from './services.js'
+import { type BuiltService, buildService, type Process, startBuiltService, startGateway } from './services.js'
 import { ensureNginx } from './tools.js'
 
 // The image recipe without Docker: deploy/build-service.sh (the script every build RUN of
@@ -247,8 +240,7 @@ describe('the built services, run with the compose environment', () => {
         }
         return body.click_count + body.invalid_clicks.repeat >= viewers.length + 1 ? body : undefined
       },
-      'the worker to count the clicks',
-      60_000,
+      { what: 'the worker to count the clicks', timeoutMs: 60_000, intervalMs: 200 },
     )
     expect(analytics.click_count).toBe(viewers.length)
     expect(analytics.unique_viewers).toBe(viewers.length)

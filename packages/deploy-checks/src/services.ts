@@ -1,22 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { waitFor } from '@adtrack/test-support'
 import { deployDir } from './paths.js'
 import { run } from './run.js'
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()))
-    })
-  })
-}
 
 /** deploy/build-service.sh all <app> <out>: the image's build steps, without Docker. */
 export async function buildService(app: string, out: string): Promise<{ seconds: number; output: string }> {
@@ -29,25 +17,6 @@ export async function buildService(app: string, out: string): Promise<{ seconds:
   if (result.code !== 0)
     throw new Error(`build-service.sh all ${app} exited with ${result.code}:\n${output.slice(-6000)}`)
   return { seconds: (Date.now() - started) / 1000, output }
-}
-
-export async function waitFor<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
 }
 
 export interface Process {
@@ -118,8 +87,7 @@ export async function startBuiltService(
         const res = await fetch(`${service.metricsUrl}/readyz`)
         return res.status === 200 ? true : undefined
       },
-      `${name} to be ready`,
-      90_000,
+      { what: `${name} to be ready`, timeoutMs: 90_000, intervalMs: 200 },
     )
   } catch (err) {
     await proc.stop('SIGKILL')
@@ -180,11 +148,11 @@ export async function startGateway(
   if (check.code !== 0) throw new Error(`nginx -t rejects the gateway configuration:\n${check.stderr}`)
   const proc = startProcess(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { cwd: dir, env: {} })
   const url = `http://127.0.0.1:${env.GATEWAY_PORT}`
-  await waitFor(
-    async () => ((await fetch(`${url}/gateway/healthz`)).ok ? true : undefined),
-    'nginx',
-    20_000,
-  ).catch(async (err) => {
+  await waitFor(async () => ((await fetch(`${url}/gateway/healthz`)).ok ? true : undefined), {
+    what: 'nginx',
+    timeoutMs: 20_000,
+    intervalMs: 200,
+  }).catch(async (err) => {
     await proc.stop('SIGKILL')
     throw new Error(`${(err as Error).message}\n${proc.output()}`)
   })

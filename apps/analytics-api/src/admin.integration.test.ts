@@ -3,12 +3,19 @@ import { AdCatalog } from '@adtrack/ingest-api/dist/ad-catalog.js'
 import { buildApp as buildIngestApp } from '@adtrack/ingest-api/dist/app.js'
 import { ClickProducer } from '@adtrack/ingest-api/dist/click-producer.js'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createKafka } from '@adtrack/service-runtime/kafka'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, createTopic, insertAds, stack, uniqueName, waitFor } from '@adtrack/test-support'
+import {
+  connectedProducer,
+  createTestDatabase,
+  createTopic,
+  insertAds,
+  stack,
+  uniqueName,
+  waitFor,
+} from '@adtrack/test-support'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { Redis } from 'ioredis'
-import { Partitioners, type Producer } from 'kafkajs'
+import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -325,16 +332,7 @@ describe('ingest-api sees a change within 5 seconds', () => {
     // The catalogue refresh is ingest-api's default (AD_CATALOG_REFRESH, 2 s): what production runs.
     const config = loadConfig(IngestConfig, { KAFKA_TOPIC: topic, LOG_LEVEL: 'silent' })
     const logger = pino({ level: 'silent' })
-    kafkaProducer = createKafka({
-      brokers: stack().kafkaBrokers.join(','),
-      clientId: 'admin-test',
-      logger,
-    }).producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    })
-    await kafkaProducer.connect()
+    kafkaProducer = await connectedProducer('admin-test')
     catalog = new AdCatalog(db.sql, parseDuration(config.AD_CATALOG_REFRESH), logger)
     await catalog.start()
     const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 2, maxBatch: 100 })

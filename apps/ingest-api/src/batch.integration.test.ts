@@ -1,18 +1,16 @@
 import { IngestConfig } from '@adtrack/contracts'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createKafka } from '@adtrack/service-runtime/kafka'
 import {
+  connectedProducer,
   createTestDatabase,
   createTopic,
   insertAds,
-  stack,
-  testKafka,
+  readTopic,
   topicRecordCount,
   uniqueName,
-  waitFor,
 } from '@adtrack/test-support'
 import type { FastifyInstance } from 'fastify'
-import { Partitioners, type Producer } from 'kafkajs'
+import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdCatalog } from './ad-catalog.js'
@@ -38,16 +36,7 @@ beforeAll(async () => {
     BATCH_MAX_CLICKS: String(BATCH_MAX_CLICKS),
   })
   const logger = pino({ level: 'silent' })
-  kafkaProducer = createKafka({
-    brokers: stack().kafkaBrokers.join(','),
-    clientId: 'ingest-batch-test',
-    logger,
-  }).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  })
-  await kafkaProducer.connect()
+  kafkaProducer = await connectedProducer('ingest-batch-test')
   catalog = new AdCatalog(db.sql, 200, logger)
   await catalog.start()
   const { registry } = createRegistry()
@@ -61,25 +50,6 @@ afterAll(async () => {
   await kafkaProducer?.disconnect()
   await db?.drop()
 })
-
-/** Reads every record of the topic (from the beginning) until `count` have arrived. */
-async function readTopic(count: number) {
-  const consumer = testKafka().consumer({ groupId: uniqueName('reader') })
-  const records: { key: string; value: Record<string, unknown> }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      records.push({ key: String(message.key), value: JSON.parse(String(message.value)) })
-    },
-  })
-  try {
-    await waitFor(async () => (records.length >= count ? true : undefined), { what: `${count} records` })
-  } finally {
-    await consumer.disconnect()
-  }
-  return records
-}
 
 const post = (payload: string, contentType = 'application/json') =>
   app.inject({
@@ -128,7 +98,7 @@ describe('POST /ads/clicks', () => {
     expect(body.results[6]).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' })
     expect(body.results[6].message).toMatch(/body\/6\/viewer_id/)
 
-    const records = await readTopic(before + 3)
+    const records = await readTopic(topic, before + 3)
     expect(records).toHaveLength(before + 3)
     const byId = (id: string) => records.find((r) => r.value.click_id === id)
     expect(byId('batch-mixed-0001')?.key).toBe('live')
@@ -161,7 +131,7 @@ describe('POST /ads/clicks', () => {
     expect(body.results[0]).toEqual({ status: 'accepted', click_id: 'batch-ndjson-0001' })
     expect(body.results[1]).toMatchObject({ status: 'rejected', statusCode: 400, code: 'MALFORMED_JSON' })
     expect(body.results[2]).toEqual({ status: 'accepted', click_id: 'batch-ndjson-0002' })
-    const records = await readTopic(before + 2)
+    const records = await readTopic(topic, before + 2)
     expect(records.find((r) => r.value.click_id === 'batch-ndjson-0002')?.value).toMatchObject({
       ad_id: 'other',
       playback_time: 8,
@@ -174,7 +144,7 @@ describe('POST /ads/clicks', () => {
       JSON.stringify([{ ad_id: 'live', playback_time: 4, click_id: 'batch-extra-0001', campaign: 'x' }]),
     )
     expect(res.json().results[0]).toEqual({ status: 'accepted', click_id: 'batch-extra-0001' })
-    const records = await readTopic(before + 1)
+    const records = await readTopic(topic, before + 1)
     const value = records.find((r) => r.value.click_id === 'batch-extra-0001')?.value
     expect(value).toMatchObject({ ad_id: 'live', playback_time: 4 })
     expect(value).not.toHaveProperty('campaign')

@@ -1,18 +1,17 @@
 import { IngestConfig } from '@adtrack/contracts'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createKafka } from '@adtrack/service-runtime/kafka'
 import {
+  connectedProducer,
   createTestDatabase,
   createTopic,
   insertAds,
-  stack,
-  testKafka,
+  readTopic,
   topicRecordCount,
   uniqueName,
   waitFor,
 } from '@adtrack/test-support'
 import type { FastifyInstance } from 'fastify'
-import { Partitioners, type Producer } from 'kafkajs'
+import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdCatalog } from './ad-catalog.js'
@@ -37,16 +36,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
   })
   const logger = pino({ level: 'silent' })
-  kafkaProducer = createKafka({
-    brokers: stack().kafkaBrokers.join(','),
-    clientId: 'ingest-test',
-    logger,
-  }).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  })
-  await kafkaProducer.connect()
+  kafkaProducer = await connectedProducer('ingest-test')
   catalog = new AdCatalog(db.sql, 200, logger)
   await catalog.start()
   const { registry } = createRegistry()
@@ -61,25 +51,6 @@ afterAll(async () => {
   await db?.drop()
 })
 
-/** Reads every record of the topic (from the beginning) until `count` have arrived. */
-async function readTopic(count: number) {
-  const consumer = testKafka().consumer({ groupId: uniqueName('reader') })
-  const records: { key: string; value: Record<string, unknown>; partition: number }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message, partition }) => {
-      records.push({ key: String(message.key), value: JSON.parse(String(message.value)), partition })
-    },
-  })
-  try {
-    await waitFor(async () => (records.length >= count ? true : undefined), { what: `${count} records` })
-  } finally {
-    await consumer.disconnect()
-  }
-  return records
-}
-
 describe('POST /ads/click', () => {
   it('answers 202 with a click id once Kafka holds the click, keyed by ad, with receive time, IP and user agent', async () => {
     const res = await app.inject({
@@ -92,7 +63,7 @@ describe('POST /ads/click', () => {
     const body = res.json()
     expect(body.status).toBe('Click recorded')
     expect(body.click_id).toMatch(/^[0-9a-f-]{36}$/)
-    const records = await readTopic(1)
+    const records = await readTopic(topic, 1)
     const record = records.find((r) => r.value.click_id === body.click_id)
     expect(record?.key).toBe('live')
     expect(record?.value).toMatchObject({
@@ -142,7 +113,7 @@ describe('POST /ads/click', () => {
       payload: { ad_id: 'live', playback_time: 3, click_id: 'has-viewer-id-1', viewer_id: 'device-42' },
     })
     expect(withViewer.statusCode).toBe(202)
-    const records = await readTopic(await topicRecordCount(topic))
+    const records = await readTopic(topic, await topicRecordCount(topic))
     const record = (id: string) => records.find((r) => r.value.click_id === id)?.value
     expect(record('has-viewer-id-1')?.viewer_id).toBe('device-42')
     expect(record('client-chosen-id-1')).not.toHaveProperty('viewer_id')
@@ -165,7 +136,7 @@ describe('POST /ads/click', () => {
     })
     expect(trusted.statusCode).toBe(202)
     expect(spoofed.statusCode).toBe(202)
-    const records = await readTopic(await topicRecordCount(topic))
+    const records = await readTopic(topic, await topicRecordCount(topic))
     const ipOf = (id: string) => records.find((r) => r.value.click_id === id)?.value.ip
     expect(ipOf('via-trusted-proxy')).toBe('198.51.100.9')
     expect(ipOf('via-untrusted-peer')).toBe('192.0.2.50')

@@ -2,9 +2,9 @@ import { randomInt } from 'node:crypto'
 import { IngestConfig } from '@adtrack/contracts'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createKafka } from '@adtrack/service-runtime/kafka'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import {
+  connectedProducer,
   createTestDatabase,
   createTopic,
   insertAds,
@@ -13,7 +13,7 @@ import {
   uniqueName,
 } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
-import { Partitioners, type Producer } from 'kafkajs'
+import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdCatalog } from './ad-catalog.js'
@@ -56,16 +56,7 @@ beforeAll(async () => {
   db = await createTestDatabase()
   await insertAds(db.sql, [{ id: 'live' }])
   await createTopic(topic, 1)
-  kafkaProducer = createKafka({
-    brokers: stack().kafkaBrokers.join(','),
-    clientId: 'rate-limit-test',
-    logger,
-  }).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  })
-  await kafkaProducer.connect()
+  kafkaProducer = await connectedProducer('rate-limit-test')
   catalog = new AdCatalog(db.sql, 60_000, logger)
   await catalog.start()
   redis = createRedis(stack().redisUrl, { failFast: true })

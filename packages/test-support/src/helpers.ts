@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createSql, migrate, type Sql } from '@adtrack/db'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 import { inject } from 'vitest'
 import type { StackInfo } from './stack-info.js'
 
@@ -45,6 +45,43 @@ export async function createTopic(topic: string, partitions = 3): Promise<void> 
   } finally {
     await admin.disconnect()
   }
+}
+
+/** A connected producer on the test stack, keyed like ingest-api's (the default partitioner). */
+export async function connectedProducer(clientId: string): Promise<Producer> {
+  const producer = new Kafka({
+    clientId,
+    brokers: stack().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
+  await producer.connect()
+  return producer
+}
+
+/** Reads a topic from the beginning, with a group of its own, until `count` JSON records have arrived. */
+export async function readTopic(
+  topic: string,
+  count: number,
+): Promise<{ key: string; value: Record<string, unknown>; partition: number }[]> {
+  const consumer = testKafka().consumer({ groupId: uniqueName('reader') })
+  const records: { key: string; value: Record<string, unknown>; partition: number }[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      records.push({ key: String(message.key), value: JSON.parse(String(message.value)), partition })
+    },
+  })
+  try {
+    await waitFor(async () => (records.length >= count ? true : undefined), { what: `${count} records` })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records
 }
 
 /** Sum of the end offsets of a topic's partitions: how many records it has ever received. */

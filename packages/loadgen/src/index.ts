@@ -11,4 +11,5 @@ export {
   runLoad,
 } from './loadgen.js'
 export { mulberry32, ZipfSampler } from './random.js'
+export { requestLatency, SendSchedule } from './schedule.js'
 export { type Click, Traffic } from './traffic.js'

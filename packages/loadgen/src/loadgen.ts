@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { Pool } from 'undici'
 import type { LoadOptions } from './args.js'
 import { Histogram } from './histogram.js'
+import { requestLatency, SendSchedule } from './schedule.js'
 import { type Click, Traffic } from './traffic.js'
 
 /** The demo ads of the seed, used when GET /ads does not answer. */
@@ -31,8 +32,19 @@ export interface LoadSummary {
   /** clicksAcknowledged per second of the run. */
   clicksPerSecond: number
   requestsPerSecond: number
-  /** Request latency, ms (send to full reply). */
+  /**
+   * Request latency, ms, from the request's intended send time to its full reply: with a target rate,
+   * a request that had to wait for a free connection counts that wait (no coordinated omission); flat
+   * out, the intended time is the actual send, so this equals serviceTimeMs.
+   */
   latencyMs: LatencySummary
+  /** Request latency, ms, from the actual send to the full reply (the server's service time). */
+  serviceTimeMs: LatencySummary
+  /**
+   * Requests the target rate called for before the end that never started because every connection was
+   * busy (0 flat out, or when stopped by --count). Their wait is in no percentile: see it as a shortfall.
+   */
+  requestsNotSent: number
   /** Requests by HTTP status ("network" for a connection error). */
   statuses: Record<string, number>
   /** Rejected items of batch replies, by "statusCode code". */
@@ -46,9 +58,15 @@ export interface Progress {
   second: number
   clicksPerSecond: number
   requestsPerSecond: number
+  /** Latency percentiles of the requests finished in this second, ms, from their intended send time. */
   p50: number
   p99: number
+  /** The same from the actual send (service time). */
+  serviceP50: number
+  serviceP99: number
   statuses: Record<string, number>
+  /** Requests of this second answered other than 2xx or failed on the network, plus refused batch items. */
+  errors: number
   acknowledged: number
 }
 
@@ -87,7 +105,11 @@ export function formatProgress(p: Progress): string {
   const statuses = Object.entries(p.statuses)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')
-  return `[${String(p.second).padStart(4)}s] ${Math.round(p.clicksPerSecond)} clicks/s  ${Math.round(p.requestsPerSecond)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms  ${statuses || '-'}  acked ${p.acknowledged}`
+  const service =
+    p.serviceP99 !== p.p99
+      ? ` (service p50 ${p.serviceP50.toFixed(1)} ms p99 ${p.serviceP99.toFixed(1)} ms)`
+      : ''
+  return `[${String(p.second).padStart(4)}s] ${Math.round(p.clicksPerSecond)} clicks/s  ${Math.round(p.requestsPerSecond)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${p.p99.toFixed(1)} ms${service}  errors ${p.errors}  ${statuses || '-'}  acked ${p.acknowledged}`
 }
 
 export function formatSummary(s: LoadSummary): string {
@@ -100,11 +122,28 @@ export function formatSummary(s: LoadSummary): string {
     `duration    ${s.seconds.toFixed(1)} s over ${s.ads} ads`,
     `clicks      ${s.clicksAcknowledged} acknowledged of ${s.clicksSent} sent (${Math.round(s.clicksPerSecond)}/s), ${s.retries} retries`,
     `requests    ${s.requests} (${Math.round(s.requestsPerSecond)}/s)`,
-    `latency     p50 ${s.latencyMs.p50.toFixed(2)} ms, p90 ${s.latencyMs.p90.toFixed(2)} ms, p99 ${s.latencyMs.p99.toFixed(2)} ms, max ${s.latencyMs.max.toFixed(1)} ms`,
+    `latency     ${latencyLine(s.latencyMs)}${s.targetRate > 0 ? ' (from the intended send time)' : ''}`,
+    ...(s.targetRate > 0
+      ? [
+          `service     ${latencyLine(s.serviceTimeMs)} (from the actual send)`,
+          `not sent    ${s.requestsNotSent} requests due before the end (every connection busy)`,
+        ]
+      : []),
     `statuses    ${kv(s.statuses)}`,
     ...(s.mode === 'batch' ? [`item errors ${kv(s.itemErrors)}`] : []),
   ].join('\n')
 }
+
+const latencyLine = (l: LatencySummary) =>
+  `p50 ${l.p50.toFixed(2)} ms, p90 ${l.p90.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(1)} ms`
+
+const summarize = (h: Histogram): LatencySummary => ({
+  p50: h.percentile(50),
+  p90: h.percentile(90),
+  p99: h.percentile(99),
+  max: h.max,
+  mean: h.mean,
+})
 
 const inc = (o: Record<string, number>, k: string, n = 1) => {
   o[k] = (o[k] ?? 0) + n
@@ -114,7 +153,8 @@ const inc = (o: Record<string, number>, k: string, n = 1) => {
  * Runs the load until `durationMs` has passed or `count` clicks were sent, then waits for the requests in
  * flight. At most `connections` requests are in flight; with a target rate, requests are started on
  * schedule (open loop) as long as a connection is free, and catch up when one frees (the summary's rate
- * says whether the target was reached). Latency is measured from the actual send.
+ * says whether the target was reached). Latency is measured from each request's intended send time (see
+ * SendSchedule), and also from its actual send (service time).
  */
 export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const origin = new URL(opts.url).origin
@@ -128,12 +168,15 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
     const path = `${base}${opts.mode === 'batch' ? '/ads/clicks' : '/ads/click'}`
     const total = new Histogram()
     const interval = new Histogram()
+    const totalService = new Histogram()
+    const intervalService = new Histogram()
     const statuses: Record<string, number> = {}
     const intervalStatuses: Record<string, number> = {}
     const itemErrors: Record<string, number> = {}
     let requests = 0
     let intervalRequests = 0
     let intervalAcked = 0
+    let intervalErrors = 0
     let clicksSent = 0
     let acknowledged = 0
     let retries = 0
@@ -157,11 +200,10 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
       if (record) record.write(`${ids.join('\n')}\n`)
     }
 
-    const send = async (req: Request) => {
+    const send = async (req: Request, intendedAt: number, t0: number) => {
       inFlight++
       requests++
       intervalRequests++
-      const t0 = performance.now()
       let status: string
       try {
         const res = await pool.request({
@@ -178,7 +220,10 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
           const ids: string[] = []
           reply.results?.forEach((r, i) => {
             if (r.status === 'accepted') ids.push((req.clicks[i] as Click).click_id)
-            else inc(itemErrors, `${r.statusCode} ${r.code}`)
+            else {
+              inc(itemErrors, `${r.statusCode} ${r.code}`)
+              intervalErrors++
+            }
           })
           if (!req.retry && ids.length > 0) acked(ids)
         } else {
@@ -193,9 +238,12 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
       } catch {
         status = 'network'
       }
-      const ms = performance.now() - t0
-      total.record(ms)
-      interval.record(ms)
+      const { responseMs, serviceMs } = requestLatency(intendedAt, t0, performance.now())
+      total.record(responseMs)
+      interval.record(responseMs)
+      totalService.record(serviceMs)
+      intervalService.record(serviceMs)
+      if (!/^2\d\d$/.test(status)) intervalErrors++
       inc(statuses, status)
       inc(intervalStatuses, status)
       inFlight--
@@ -204,8 +252,7 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
 
     const started = performance.now()
     const endAt = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : started + opts.durationMs
-    const requestRate = opts.rate > 0 ? opts.rate / perRequest : 0
-    let issued = 0
+    const schedule = new SendSchedule(opts.rate > 0 ? opts.rate / perRequest : 0, started)
     let second = 0
     const ticker = setInterval(() => {
       second++
@@ -215,24 +262,29 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
         requestsPerSecond: intervalRequests,
         p50: interval.percentile(50),
         p99: interval.percentile(99),
+        serviceP50: intervalService.percentile(50),
+        serviceP99: intervalService.percentile(99),
         statuses: { ...intervalStatuses },
+        errors: intervalErrors,
         acknowledged,
       }
       interval.reset()
+      intervalService.reset()
       intervalRequests = 0
       intervalAcked = 0
+      intervalErrors = 0
       for (const k of Object.keys(intervalStatuses)) delete intervalStatuses[k]
       hooks.onProgress?.(p)
     }, 1000)
     const running = new Set<Promise<void>>()
+    let stoppedAt = started
     const more = () =>
       performance.now() < endAt &&
       !hooks.signal?.aborted &&
       (opts.count === undefined || clicksSent < opts.count || retryQueue.length > 0)
     try {
       while (more()) {
-        let due = Number.POSITIVE_INFINITY
-        if (requestRate > 0) due = Math.floor(((performance.now() - started) / 1000) * requestRate) - issued
+        let due = schedule.due(performance.now())
         while (due > 0 && inFlight < opts.connections && more()) {
           const retry = retryQueue.shift()
           let req: Request
@@ -242,14 +294,18 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
           } else if (opts.count === undefined || clicksSent < opts.count) {
             req = build()
           } else break
-          issued++
           due--
-          const p = send(req).finally(() => running.delete(p))
+          const now = performance.now()
+          const p = send(req, schedule.take(now), now).finally(() => running.delete(p))
           running.add(p)
         }
         // Sleep until a request completes or the next one is due (1 ms granularity).
+        const untilNext = schedule.msUntilNext(performance.now())
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, requestRate > 0 && inFlight < opts.connections ? 1 : 50)
+          const timer = setTimeout(
+            resolve,
+            inFlight < opts.connections ? Math.min(50, Math.max(1, Math.floor(untilNext))) : 50,
+          )
           wake = () => {
             clearTimeout(timer)
             resolve()
@@ -257,10 +313,12 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
         })
         wake = undefined
       }
+      stoppedAt = performance.now()
       await Promise.all(running)
     } finally {
       clearInterval(ticker)
     }
+    const countReached = opts.count !== undefined && clicksSent >= opts.count && retryQueue.length === 0
     const seconds = (performance.now() - started) / 1000
     return {
       url: `${origin}${path}`,
@@ -274,13 +332,9 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
       clicksAcknowledged: acknowledged,
       clicksPerSecond: acknowledged / seconds,
       requestsPerSecond: requests / seconds,
-      latencyMs: {
-        p50: total.percentile(50),
-        p90: total.percentile(90),
-        p99: total.percentile(99),
-        max: total.max,
-        mean: total.mean,
-      },
+      latencyMs: summarize(total),
+      serviceTimeMs: summarize(totalService),
+      requestsNotSent: countReached ? 0 : schedule.missedBy(Math.min(stoppedAt, endAt)),
       statuses,
       itemErrors,
       retries,

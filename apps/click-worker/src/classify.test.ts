@@ -1,6 +1,6 @@
 import type { ClickMessage } from '@adtrack/contracts'
 import { describe, expect, it } from 'vitest'
-import { classifyClicks, hourKey, type ViewerHistory } from './classify.js'
+import { BotVerdicts, classifyClicks, hourKey, type ViewerHistory } from './classify.js'
 
 const BROWSER =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
@@ -95,5 +95,24 @@ describe('classifyClicks', () => {
       rules,
     )
     expect(out.map((c) => c.reason)).toEqual([null, null])
+  })
+})
+
+describe('BotVerdicts', () => {
+  const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'
+
+  it('gives the same verdict as isbot, from memory the second time', () => {
+    const verdicts = new BotVerdicts()
+    expect([verdicts.isBot(bot), verdicts.isBot(BROWSER), verdicts.isBot(bot)]).toEqual([true, false, true])
+    expect(verdicts.size).toBe(2)
+  })
+
+  it('stays within its capacity and still answers for forgotten agents', () => {
+    const verdicts = new BotVerdicts(4)
+    for (let i = 0; i < 10; i++) verdicts.isBot(`${BROWSER} build/${i}`)
+    expect(verdicts.size).toBeLessThanOrEqual(4)
+    // Still right after eviction, for a forgotten agent and a kept one.
+    expect(verdicts.isBot(`${BROWSER} build/0`)).toBe(false)
+    expect(verdicts.isBot(bot)).toBe(true)
   })
 })

@@ -28,6 +28,39 @@ const HOUR_MS = 3_600_000
 export const hourKey = (viewer: string, atMs: number) => `${viewer}|${atMs - (atMs % HOUR_MS)}`
 
 /**
+ * isbot's verdict for a user agent, remembered: players send a few thousand distinct user agents, and
+ * the one large regular expression behind isbot was the worker's costliest function (about an eighth of
+ * its CPU). Bounded: when full, the oldest half is forgotten (Map keeps insertion order).
+ */
+export class BotVerdicts {
+  private readonly seen = new Map<string, boolean>()
+
+  constructor(private readonly capacity = 10_000) {}
+
+  isBot(userAgent: string): boolean {
+    let verdict = this.seen.get(userAgent)
+    if (verdict === undefined) {
+      verdict = isbot(userAgent)
+      if (this.seen.size >= this.capacity) {
+        let drop = this.seen.size >> 1
+        for (const key of this.seen.keys()) {
+          if (drop-- <= 0) break
+          this.seen.delete(key)
+        }
+      }
+      this.seen.set(userAgent, verdict)
+    }
+    return verdict
+  }
+
+  get size(): number {
+    return this.seen.size
+  }
+}
+
+const sharedBotVerdicts = new BotVerdicts()
+
+/**
  * Decides for each click whether it counts, following the usual invalid-traffic rules, in this order:
  * a known bot or crawler user agent (the maintained `isbot` list); an ad that is paused or unknown; a
  * repeat click by the same viewer on the same ad within the repeat window; a viewer over its hourly
@@ -40,6 +73,7 @@ export function classifyClicks(
   clicks: { click: ClickMessage; viewerId: string }[],
   history: ViewerHistory,
   rules: ClassifyRules,
+  bots: BotVerdicts = sharedBotVerdicts,
 ): Classified[] {
   const perHour = new Map(history.perHour)
   const lastClick = new Map(history.lastClick)
@@ -53,7 +87,7 @@ export function classifyClicks(
     const previous = lastClick.get(pairKey)
     const used = perHour.get(hour) ?? 0
     let reason: InvalidReason | null = null
-    if (rules.filterBots !== false && isbot(click.user_agent)) reason = 'bot'
+    if (rules.filterBots !== false && bots.isBot(click.user_agent)) reason = 'bot'
     else if (!history.activeAds.has(click.ad_id)) reason = 'inactive_ad'
     else if (previous !== undefined && at - previous >= 0 && at - previous < rules.repeatWindowMs)
       reason = 'repeat'

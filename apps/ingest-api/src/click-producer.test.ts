@@ -87,6 +87,53 @@ describe('ClickProducer', () => {
     expect(kafka.maxConcurrent()).toBe(1)
   })
 
+  it('with maxInFlight, sends the next batches while earlier ones await their ack, never more at once', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 5, maxBatch: 2, maxInFlight: 2 })
+    const sent = Array.from({ length: 7 }, (_, i) => producer.send(click(i)))
+    await new Promise((r) => setTimeout(r, 20))
+    // Two batches of two went out together; the rest waits for a free slot.
+    expect(kafka.batches.map((b) => b.values.length)).toEqual([2, 2])
+    let settled = 0
+    for (const p of sent) void p.then(() => settled++)
+    kafka.acks[1]?.() // the second batch's ack comes first: its clicks resolve, the first's do not
+    await tick()
+    expect(settled).toBe(2)
+    expect(kafka.batches.map((b) => b.values.length)).toEqual([2, 2, 2])
+    kafka.acks[0]?.()
+    await tick()
+    expect(kafka.batches.map((b) => b.values.length)).toEqual([2, 2, 2, 1])
+    kafka.acks[2]?.()
+    kafka.acks[3]?.()
+    await Promise.all(sent)
+    expect(kafka.maxConcurrent()).toBe(2)
+    expect(kafka.batches.flatMap((b) => b.values.map((v) => v.playback_time)).sort()).toEqual([
+      0, 1, 2, 3, 4, 5, 6,
+    ])
+  })
+
+  it('flush() waits for every batch in flight', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      lingerMs: 1000,
+      maxBatch: 1,
+      maxInFlight: 3,
+    })
+    for (let i = 0; i < 3; i++) void producer.send(click(i))
+    let flushed = false
+    const flushing = producer.flush().then(() => {
+      flushed = true
+    })
+    await tick()
+    kafka.acks[0]?.()
+    kafka.acks[2]?.()
+    await tick()
+    expect(flushed).toBe(false)
+    kafka.acks[1]?.()
+    await flushing
+    expect(flushed).toBe(true)
+  })
+
   it('rejects every click of a failed batch and keeps working afterwards', async () => {
     const kafka = fakeKafka()
     const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 5, maxBatch: 10 })

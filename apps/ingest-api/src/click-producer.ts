@@ -28,6 +28,11 @@ export class QueueFullError extends Error {
 export interface ClickProducerOptions extends KafkaGateOptions {
   lingerMs: number
   maxBatch: number
+  /**
+   * Kafka batches that may be awaiting their acknowledgement at once (default 1). More lets the next
+   * batch go while the previous one's round trip is under way.
+   */
+  maxInFlight?: number
   /** Clicks that may wait for the next batch; send() refuses more with QueueFullError. */
   maxQueued?: number
   /**
@@ -60,15 +65,21 @@ interface Pending {
  * sendBatch, resolving each click's promise only once the click is durable: acknowledged by Kafka (all
  * in-sync replicas) or, when Kafka cannot take it in time, fsync'd in the local spool.
  * NOTE: kafkajs has no linger of its own; without this, every click would be its own produce request.
- * TRICKY: one batch is in flight at a time, and while the spool holds anything every new batch is
- * appended to it instead of sent: the replay loop alone sends, oldest first, so clicks reach Kafka in the
- * order they were accepted. The two never send at once: the pump sends only while the spool is empty,
- * and the spool fills only through the pump (or is non-empty from the start, before any pump).
+ * Up to `maxInFlight` batches await Kafka at once; a batch starts when the linger ends, when `maxBatch`
+ * clicks wait, or as soon as a send slot frees up if clicks are waiting.
+ * TRICKY: while the spool holds anything every new batch is appended to it instead of sent: the replay
+ * loop alone sends, oldest first, so the backlog is not overtaken by clicks accepted after it. With one
+ * batch in flight that keeps the accepted order exactly; with more, only the batches already in flight
+ * when Kafka started failing (at most maxInFlight - 1) can reach Kafka before an earlier batch that went
+ * to the spool. Order does not affect counting (the worker dedups by click_id and judges repeats by
+ * receive time against Postgres), only which of two near-simultaneous clicks a rule sees first.
  */
 export class ClickProducer {
   private queue: Pending[] = []
   private timer: NodeJS.Timeout | undefined
-  private sending: Promise<void> | undefined
+  /** Batches awaiting Kafka or the spool. */
+  private readonly sending = new Set<Promise<void>>()
+  private readonly maxInFlight: number
   private readonly gate: KafkaGate
   private readonly replayAbort = new AbortController()
   private replayLoop: Promise<void> | undefined
@@ -82,6 +93,7 @@ export class ClickProducer {
     private readonly opts: ClickProducerOptions,
   ) {
     this.gate = new KafkaGate(sender, opts)
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1)
     const spool = opts.spool
     if (spool) {
       spool.onAppend(() => this.wake?.())
@@ -144,8 +156,10 @@ export class ClickProducer {
   async flush(): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
-    while (this.queue.length > 0 || this.sending) {
-      await (this.sending ?? this.pump())
+    for (;;) {
+      this.pump()
+      if (this.sending.size === 0) return
+      await Promise.race(this.sending)
     }
   }
 
@@ -163,31 +177,34 @@ export class ClickProducer {
   }
 
   private flushSoon(delayMs: number): void {
-    if (this.sending) return // the running pump picks the queue up when its send completes
+    if (this.sending.size >= this.maxInFlight) return // a finishing send picks the queue up
     if (delayMs === 0) {
       clearTimeout(this.timer)
       this.timer = undefined
-      void this.pump()
+      this.pump()
     } else {
       this.timer ??= setTimeout(() => {
         this.timer = undefined
-        void this.pump()
+        this.pump()
       }, delayMs)
     }
   }
 
-  private pump(): Promise<void> {
-    this.sending ??= (async () => {
-      try {
-        while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, this.opts.maxBatch)
-          await this.sendBatch(batch)
-        }
-      } finally {
-        this.sending = undefined
-      }
-    })()
-    return this.sending
+  /** Starts batches from the queue while send slots are free; each finished send starts the next. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.sending.size < this.maxInFlight) {
+      const batch = this.queue.splice(0, this.opts.maxBatch)
+      const sent: Promise<void> = this.sendBatch(batch)
+        // sendBatch settles every click itself; this is only a guard against a bug leaving one hanging.
+        .catch((err: Error) => {
+          for (const p of batch) p.reject(err)
+        })
+        .finally(() => {
+          this.sending.delete(sent)
+          this.pump()
+        })
+      this.sending.add(sent)
+    }
   }
 
   private async sendBatch(batch: Pending[]): Promise<void> {

@@ -35,11 +35,14 @@ export function createClickKafkaProducer(opts: {
   brokers: string
   clientId: string
   logger: Logger
+  /** Produce requests one broker connection may have open at once (ClickProducer's maxInFlight). */
+  maxInFlight?: number
 }): Producer {
-  const kafka = createKafka({ ...opts, clientRetries: 0 })
+  const { maxInFlight = 1, ...clientOpts } = opts
+  const kafka = createKafka({ ...clientOpts, clientRetries: 0 })
   return kafka.producer({
     idempotent: false,
-    maxInFlightRequests: 1,
+    maxInFlightRequests: maxInFlight,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: 0 },

@@ -43,10 +43,12 @@ const kafkaProducer = createClickKafkaProducer({
   brokers: config.KAFKA_BROKERS,
   clientId: config.KAFKA_CLIENT_ID,
   logger,
+  maxInFlight: config.PRODUCE_MAX_IN_FLIGHT,
 })
 const producer = new ClickProducer(kafkaProducer, config.KAFKA_TOPIC, {
   lingerMs: config.PRODUCE_LINGER_MS,
   maxBatch: config.PRODUCE_BATCH_SIZE,
+  maxInFlight: config.PRODUCE_MAX_IN_FLIGHT,
   maxQueued: config.MAX_QUEUED_CLICKS,
   retries: config.KAFKA_SEND_RETRIES,
   breakerThreshold: config.KAFKA_BREAKER_THRESHOLD,

@@ -85,6 +85,12 @@ export const IngestConfig = Type.Object({
     description: 'How long a click waits for others to share its Kafka batch.',
   }),
   PRODUCE_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  PRODUCE_MAX_IN_FLIGHT: Type.Integer({
+    minimum: 1,
+    maximum: 16,
+    default: 4,
+    description: 'Kafka batches that may await their acknowledgement at once.',
+  }),
   REDIS_URL: Type.String({
     minLength: 1,
     default: 'redis://localhost:6379',

@@ -133,6 +133,27 @@ describe('renderChart', () => {
     expect(d).toBe('M1,5 L2,6 M3,7 M9,8 L11,9')
   })
 
+  it('marks a point that has no neighbour to join with a dot', () => {
+    const lone = renderChart({
+      phases: [],
+      samples: [
+        { t: 1, phase: 'a', ackedPerSecond: 10 },
+        { t: 2, phase: 'b', ackedPerSecond: 20 },
+        { t: 3, phase: 'b', ackedPerSecond: 30 },
+      ],
+    })
+    const layout = chartLayout({
+      phases: [],
+      samples: [{ t: 3, phase: 'b', ackedPerSecond: 30 }],
+    })
+    const dots = [...lone.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [
+      Number(m[1]),
+      Number(m[2]),
+    ])
+    expect(dots).toHaveLength(1)
+    expect(dots[0]?.[0]).toBeCloseTo(layout.x(1), 1)
+  })
+
   it('shades and numbers every phase across its time span, and names it in the key', () => {
     for (const [i, p] of timeline.phases.entries()) {
       const name = escapeXml(p.name).replace(/[()]/g, '\\$&')

@@ -315,6 +315,9 @@ export function renderChart(timeline: Timeline, opts: ChartOptions = {}): string
       out.push(
         `<path class="series" data-series="${series.key}" d="${d}" fill="none" stroke="${series.color}" stroke-width="1.5"${series.dash ? ` stroke-dasharray="${series.dash}"` : ''}/>`,
       )
+      // A segment of one point (a phase with one sample) draws no line: mark it with a dot.
+      for (const lone of d.matchAll(/M([\d.-]+),([\d.-]+)(?![\d.]| L)/g))
+        out.push(`<circle cx="${lone[1]}" cy="${lone[2]}" r="2" fill="${series.color}"/>`)
     }
     out.push('</g>')
   }

@@ -9,7 +9,14 @@ import type { BucketCounts } from './time-buckets.js'
  * listed or found; their clicks still count (exists() and the counts ignore archiving).
  */
 export class AdStore {
-  constructor(private readonly sql: Sql) {}
+  /** Ids known to exist. An ad is never deleted (archived at most) and its id never reused, so a yes is
+   * final and is not asked again; a no is always asked, since the ad may be created at any moment. */
+  private readonly known = new Set<string>()
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly maxKnown = 100_000,
+  ) {}
 
   list(limit: number, offset: number): Promise<Ad[]> {
     return this.sql<Ad[]>`
@@ -25,9 +32,14 @@ export class AdStore {
     return ad
   }
 
+  /** Whether an ad (archived or not) has this id. After the first yes, answered from memory. */
   async exists(id: string): Promise<boolean> {
+    if (this.known.has(id)) return true
     const [row] = await this.sql`select 1 from ads where id = ${id}`
-    return row !== undefined
+    if (row === undefined) return false
+    if (this.known.size >= this.maxKnown) this.known.clear()
+    this.known.add(id)
+    return true
   }
 
   /** The exact counts, from the source of truth; slower than Redis, used when Redis is down. */

@@ -111,6 +111,21 @@ describe('GET /ads/analytics', () => {
   })
 })
 
+describe('AdStore.exists', () => {
+  it('asks Postgres until an ad exists, then answers from memory (ids are never deleted or reused)', async () => {
+    const store = new AdStore(db.sql)
+    const id = uniqueName('later')
+    expect(await store.exists(id)).toBe(false)
+    await insertAds(db.sql, [{ id }])
+    // A no is not remembered: the ad created since is found.
+    expect(await store.exists(id)).toBe(true)
+    // A yes is: even a row removed behind its back (which the services never do) still answers yes.
+    await db.sql`delete from ads where id = ${id}`
+    expect(await store.exists(id)).toBe(true)
+    expect(await new AdStore(db.sql).exists(id)).toBe(false)
+  })
+})
+
 describe('probes and errors', () => {
   it('serves /livez, /readyz and a JSON 404 for unknown routes, echoing the request id', async () => {
     expect((await app.inject('/livez')).statusCode).toBe(200)

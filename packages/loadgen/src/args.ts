@@ -38,8 +38,11 @@ export interface LoadOptions {
 export const USAGE = `npm run loadgen -- [options]
 
 Sends realistic click traffic (Zipf-popular ads, many viewers, some bots, repeats and retries) to
-POST /ads/click (or POST /ads/clicks in batch mode), prints a progress line once a second and a summary.
-It stops by itself after --duration or --count (default: 10s).
+POST /ads/click (or POST /ads/clicks in batch mode), prints a progress line once a second (clicks/s,
+latency p50/p99, errors, replies by status) and a summary. It stops by itself after --duration or --count
+(default: 10s). With --rate, requests are sent on a fixed schedule and latency is timed from each one's
+scheduled send, so that a stalled server shows in the percentiles (no coordinated omission); the service
+time, from the actual send, is shown beside it.
 
   --url <base>          API base URL (default http://127.0.0.1:8080, the npm start gateway)
   --rate <n>            target clicks per second; 0 = as fast as possible (default 0)

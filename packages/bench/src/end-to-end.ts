@@ -57,6 +57,7 @@ export async function measureEndToEnd(
   let pollDeadline = Number.POSITIVE_INFINITY
   let sampledAt = performance.now()
   let sampledVisible = 0
+  let firstVisibleAt: number | undefined
   const sample = (now: number) => {
     deps.timeline.sample({
       storedPerSecond: ((visible - sampledVisible) * 1000) / (now - sampledAt),
@@ -79,6 +80,7 @@ export async function measureEndToEnd(
           delay.record(ms)
           delayThisSecond.record(ms)
         }
+        if (visible > 0) firstVisibleAt ??= now
         if (now - sampledAt >= 1000) sample(now)
       } catch {
         // An analytics reply that failed: the next poll counts what this one missed.
@@ -101,6 +103,7 @@ export async function measureEndToEnd(
     { onAck },
   )
   const visibleDuringLoad = visible
+  const loadEndedAt = performance.now()
   const readResults = await reads?.stop()
   pollDeadline = performance.now() + (deps.deliveryTimeoutMs ?? 60_000)
   loading = false
@@ -108,7 +111,7 @@ export async function measureEndToEnd(
   const measure: StepMeasure = {
     rate: step.rate,
     ackedRate: summary.clicksPerSecond,
-    visibleRate: visibleDuringLoad / summary.seconds,
+    visibleRate: visibleRate(visibleDuringLoad, firstVisibleAt, loadEndedAt, summary.seconds),
     acknowledged: acks,
     delivered: visible,
     deliveryP99Ms: delay.percentile(99),
@@ -122,4 +125,19 @@ export async function measureEndToEnd(
     summary,
     ...(readResults ? { reads: readResults } : {}),
   }
+}
+
+/**
+ * Clicks made visible per second while the load ran, counted from the first visible one: clicks become
+ * visible a delivery delay after they are sent, and counting from the start would read that delay as a
+ * lack of capacity. Over the whole load when too little time is left to count from.
+ */
+export function visibleRate(
+  visible: number,
+  firstVisibleAt: number | undefined,
+  loadEndedAt: number,
+  loadSeconds: number,
+): number {
+  const span = firstVisibleAt === undefined ? 0 : (loadEndedAt - firstVisibleAt) / 1000
+  return span >= Math.min(0.5, loadSeconds / 2) ? visible / span : visible / loadSeconds
 }

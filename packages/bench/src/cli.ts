@@ -20,6 +20,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { Pool } from 'undici'
 import { renderChart } from './chart.js'
 import { type EndToEndStep, measureEndToEnd } from './end-to-end.js'
+import { SERVICE_NODE_OPTIONS } from './node-options.js'
 import { peakRssMiB, type Service, startProcess } from './processes.js'
 import { nextRate, SUSTAINED } from './rate-search.js'
 import { idleReads, readLoad } from './reads.js'
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     'search-seconds': { type: 'string', default: '5' },
     out: { type: 'string', default: join(root, 'bench-results') },
     'cpu-prof': { type: 'boolean' },
+    'node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
     help: { type: 'boolean' },
   },
 })
@@ -66,6 +68,10 @@ with every raw figure to <out>/bench-<time>.{json,md}, a chart of the run to <ou
   --search-seconds <n>       length of each search step after the first (default 5)
   --out <dir>                where the results go (default bench-results)
   --cpu-prof                 the services write V8 CPU profiles to <out>/profiles/ when they stop
+  --node-options=<flags>     NODE_OPTIONS for the three services and the bare server (with "=", as
+                             the value starts with a dash), e.g. --node-options=--max-semi-space-size=2
+                             to see what a V8 heap setting costs or saves; --node-options= for
+                             none (default: the images' own, ${SERVICE_NODE_OPTIONS})
 `)
   process.exit(0)
 }
@@ -95,6 +101,9 @@ const readRate = numberArg('read-rate', 0, false)
 const searchSteps = numberArg('search-steps', 0)
 const searchSeconds = numberArg('search-seconds', 0.1, false)
 const profArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args.out, 'profiles')}`] : []
+const nodeOptions = args['node-options'].trim()
+/** The environment every measured Node process gets on top of its own. */
+const nodeEnv: Record<string, string> = nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}
 const say = (msg: string) => process.stderr.write(`[bench] ${msg}\n`)
 const stop = new AbortController()
 process.once('SIGINT', () => stop.abort())
@@ -130,6 +139,7 @@ try {
   await migrate(db)
   await seedDemoAds(db)
   const common = {
+    ...nodeEnv,
     DATABASE_URL: stack.postgres.url,
     REDIS_URL: stack.redis.url,
     KAFKA_BROKERS: stack.kafka.brokers.join(','),
@@ -320,7 +330,7 @@ try {
   const bare = await startProcess(
     'bare-fastify',
     join(root, 'packages/bench/dist/bare-server.js'),
-    { HTTP_PORT: String(barePort) },
+    { ...nodeEnv, HTTP_PORT: String(barePort) },
     `http://127.0.0.1:${barePort}/livez`,
     root,
   )
@@ -564,7 +574,7 @@ try {
   }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.versions.node}, everything on this one machine (load generator included)`
-  const settings = `--seconds ${seconds} --connections ${connections} --ceiling-connections ${ceilingConnections.join(',')} --drain-clicks ${drainClicks} --e2e-rate ${e2eRate} --batch-rate ${batchRate} --batch-size ${batchSize} --read-rate ${readRate} --search-steps ${searchSteps} --search-seconds ${searchSeconds}`
+  const settings = `--seconds ${seconds} --connections ${connections} --ceiling-connections ${ceilingConnections.join(',')} --drain-clicks ${drainClicks} --e2e-rate ${e2eRate} --batch-rate ${batchRate} --batch-size ${batchSize} --read-rate ${readRate} --search-steps ${searchSteps} --search-seconds ${searchSeconds}${nodeOptions ? ` --node-options="${nodeOptions}"` : ''}`
   const table = markdownTable(rows)
   const when = new Date().toISOString()
   const stamp = when.replace(/[:.]/g, '-')

@@ -111,6 +111,15 @@ describe('deploy/Dockerfile', () => {
     const ignore = (await readFile(join(deployDir, 'Dockerfile.dockerignore'), 'utf8')).split('\n')
     for (const entry of ['**/node_modules', '**/dist', '.git', '.data']) expect(ignore).toContain(entry)
   })
+
+  it('sets the NODE_OPTIONS that the bench measures the services with', async () => {
+    const env = (await dockerfile()).filter((i) => i.keyword === 'ENV' && i.stage === 'runtime')
+    const set = env.map((i) => /NODE_OPTIONS="([^"]*)"/.exec(i.args)?.[1]).find((v) => v !== undefined)
+    const bench = await readFile(join(repoRoot, 'packages/bench/src/node-options.ts'), 'utf8')
+    const measured = /SERVICE_NODE_OPTIONS = '([^']*)'/.exec(bench)?.[1]
+    expect(measured).toBeTruthy()
+    expect(set).toBe(measured)
+  })
 })
 
 describe('deploy/build-service.sh', () => {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createSql, migrate, seedDemoAds } from '@adtrack/db'
 import { DEMO_ADS, type LoadSummary, loadDefaults, type Progress, runLoad, Traffic } from '@adtrack/loadgen'
-import { freePort, startStack } from '@adtrack/local-stack'
+import { freePort, freeStackPorts, startStack } from '@adtrack/local-stack'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { Pool } from 'undici'
 import { renderChart } from './chart.js'
@@ -124,12 +124,7 @@ try {
   say(`stack in ${dataDir}`)
   stack = await startStack({
     dataDir,
-    ports: {
-      postgres: await freePort(),
-      redis: await freePort(),
-      kafka: await freePort(),
-      kafkaController: await freePort(),
-    },
+    ports: await freeStackPorts(),
     log: (m) => say(m),
   })
   // The chart's time 0: the stack is up.

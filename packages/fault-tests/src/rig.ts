@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisKeys } from '@adtrack/contracts'
 import { createSql, migrate, type Sql, seedDemoAds } from '@adtrack/db'
-import { freePort, type Stack, startStack } from '@adtrack/local-stack'
+import { freeStackPorts, type Stack, startStack } from '@adtrack/local-stack'
 import {
   type RunningService,
   type ServiceName,
@@ -37,12 +37,7 @@ export class FaultRig {
     const dataDir = await mkdtemp(join(tmpdir(), 'adtrack-faults-'))
     const stack = await startStack({
       dataDir,
-      ports: {
-        postgres: await freePort(),
-        redis: await freePort(),
-        kafka: await freePort(),
-        kafkaController: await freePort(),
-      },
+      ports: await freeStackPorts(),
       log: (msg) => process.stderr.write(`[fault-stack] ${msg}\n`),
     })
     return new FaultRig(stack, dataDir)

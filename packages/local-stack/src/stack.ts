@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { ensureBinaries } from './ensure-binaries.js'
 import { startKafka } from './kafka.js'
 import { type Log, stderrLog } from './log.js'
+import { freePort } from './ports.js'
 import { startPostgres } from './postgres.js'
 import { startRedis } from './redis.js'
 import type { KafkaServer, ManagedProcess, PostgresServer, RedisServer } from './types.js'
@@ -11,6 +12,16 @@ export interface StackPorts {
   redis: number
   kafka: number
   kafkaController: number
+}
+
+/** A free port for each server: for a stack of its own beside whatever else runs (tests, the bench). */
+export async function freeStackPorts(): Promise<StackPorts> {
+  return {
+    postgres: await freePort(),
+    redis: await freePort(),
+    kafka: await freePort(),
+    kafkaController: await freePort(),
+  }
 }
 
 export interface StackOptions {

@@ -33,19 +33,14 @@ export default async function setup(project: TestProject) {
     return containers.stop
   }
 
-  const { ensureBinaries, freePort, startStack } = await import('@adtrack/local-stack')
+  const { ensureBinaries, freeStackPorts, startStack } = await import('@adtrack/local-stack')
   const dataDir = await mkdtemp(join(tmpdir(), 'adtrack-test-'))
   const started = Date.now()
   log(`no Docker engine: starting native Postgres, Redis and Kafka in ${dataDir}`)
   await ensureBinaries(log)
   const stack = await startStack({
     dataDir,
-    ports: {
-      postgres: await freePort(),
-      redis: await freePort(),
-      kafka: await freePort(),
-      kafkaController: await freePort(),
-    },
+    ports: await freeStackPorts(),
     log,
   })
   log(`stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)

@@ -58,7 +58,7 @@ export class BotVerdicts {
   }
 }
 
-const sharedBotVerdicts = new BotVerdicts()
+const botVerdicts = new BotVerdicts()
 
 /**
  * Decides for each click whether it counts, following the usual invalid-traffic rules, in this order:
@@ -73,7 +73,6 @@ export function classifyClicks(
   clicks: { click: ClickMessage; viewerId: string }[],
   history: ViewerHistory,
   rules: ClassifyRules,
-  bots: BotVerdicts = sharedBotVerdicts,
 ): Classified[] {
   const perHour = new Map(history.perHour)
   const lastClick = new Map(history.lastClick)
@@ -87,7 +86,7 @@ export function classifyClicks(
     const previous = lastClick.get(pairKey)
     const used = perHour.get(hour) ?? 0
     let reason: InvalidReason | null = null
-    if (rules.filterBots !== false && bots.isBot(click.user_agent)) reason = 'bot'
+    if (rules.filterBots !== false && botVerdicts.isBot(click.user_agent)) reason = 'bot'
     else if (!history.activeAds.has(click.ad_id)) reason = 'inactive_ad'
     else if (previous !== undefined && at - previous >= 0 && at - previous < rules.repeatWindowMs)
       reason = 'repeat'

@@ -15,7 +15,8 @@ describe('ensureTopic', () => {
       ensureTopic(client('b'), topic, { partitions: 6, replicationFactor: 1 }),
     ])
     expect(results.filter(Boolean)).toHaveLength(1)
-    // Ready means every partition has a leader: a send to each of them succeeds straight away.
+    // Ready means every partition's leader answers: a send to each of them succeeds at the first try
+    // (with the metadata alone as the test, such a send failed with NOT_LEADER_FOR_PARTITION).
     const kafka = new Kafka({
       brokers: stack().kafkaBrokers,
       logLevel: logLevel.NOTHING,

@@ -42,8 +42,8 @@ export function createKafka(opts: {
 
 /**
  * Creates the topic if it is missing (an existing topic is left as it is), then waits until the leader
- * of every one of its partitions answers, so that the caller can produce to it or subscribe at once. Resolves true
- * if this call created it.
+ * of every one of its partitions answers, so that the caller can produce to it or subscribe at once.
+ * Resolves true if this call created it.
  * TRICKY: ingest-api and click-worker both call this at start-up. When both create the topic at once,
  * one is told it already exists, and a KRaft broker may still answer "unknown topic" for a moment after
  * the controller created it (kafkajs's own waitForLeaders does not retry that, and the service died of

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { HTTP_URL_PATTERN, NON_BLANK_TEXT_PATTERN } from './text.js'
 
 export const AdId = Type.String({
   minLength: 1,
@@ -29,10 +30,21 @@ export type Ad = Type.Static<typeof Ad>
 export const AdList = Type.Array(Ad)
 export type AdList = Type.Static<typeof AdList>
 
+/**
+ * Deepest page of GET /ads. An offset is a scan of that many rows, and a number past bigint was a
+ * Postgres error (500); a million is far beyond any catalogue this serves.
+ */
+export const MAX_AD_LIST_OFFSET = 1_000_000
+
 export const AdListQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-    offset: Type.Integer({ minimum: 0, default: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Ads per page, 1-1000.' }),
+    offset: Type.Integer({
+      minimum: 0,
+      maximum: MAX_AD_LIST_OFFSET,
+      default: 0,
+      description: `Ads to skip, 0 to ${MAX_AD_LIST_OFFSET}.`,
+    }),
   },
   { additionalProperties: false },
 )
@@ -43,23 +55,12 @@ export type AdParams = Type.Static<typeof AdParams>
 
 // --- Ads management (admin API) ---
 
-const TITLE_PATTERN = '\\S'
-const HTTP_URL_PATTERN = '^https?://[^\\s/?#]+([/?#]\\S*)?$'
-
-/**
- * What a value failing one of these patterns is missing, in words: validators report the pattern, which
- * tells a person little. (A map rather than a keyword in the schemas, which stay plain JSON Schema.)
- */
-export const PATTERN_MEANINGS: Readonly<Record<string, string>> = {
-  [TITLE_PATTERN]: 'must contain a character other than a space',
-  [HTTP_URL_PATTERN]: 'must be an absolute http:// or https:// URL',
-}
-
 const AdTitle = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: TITLE_PATTERN,
-  description: 'What the advertiser calls the ad: 1-200 characters, not only spaces.',
+  pattern: NON_BLANK_TEXT_PATTERN,
+  description:
+    'What the advertiser calls the ad: 1-200 characters, not only spaces, without control characters (tab allowed) or invalid Unicode.',
   examples: ['Winter sale'],
 })
 
@@ -72,7 +73,7 @@ export const HttpUrl = Type.String({
   maxLength: 2048,
   pattern: HTTP_URL_PATTERN,
   description:
-    'An absolute http:// or https:// URL (lower-case scheme, with a host), at most 2048 characters.',
+    'An absolute http:// or https:// URL (lower-case scheme, with a host), at most 2048 characters, without spaces or control characters.',
   examples: ['https://example.com/landing'],
 })
 

@@ -1,15 +1,25 @@
 import { Type } from 'typebox'
 import { AdId } from './ad.js'
 
+/** The earliest and latest instants a time range may name: what PostgreSQL and ISO 8601 both hold. */
+export const EARLIEST_TIME = '0001-01-01T00:00:00.000Z'
+export const LATEST_TIME = '9999-12-31T23:59:59.999Z'
+
+const RANGE_RULE = `\`from\` must be earlier than \`to\` (an empty range, from equal to to, is a 400 BAD_TIME_RANGE), both between ${EARLIEST_TIME} and ${LATEST_TIME}.`
+
+/** A bound of a half-open time range [from, to). */
+const RangeBound = (description: string, example: string) =>
+  Type.String({ format: 'date-time', description: `${description} ${RANGE_RULE}`, examples: [example] })
+
+// Examples an hour apart: a client (or the Postman collection) copying them gets a valid range.
+const FROM_EXAMPLE = '2026-01-01T00:00:00.000Z'
+const TO_EXAMPLE = '2026-01-01T01:00:00.000Z'
+
 export const AnalyticsQuery = Type.Object(
   {
     ad_id: AdId,
-    from: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Count only clicks received at or after this time.' }),
-    ),
-    to: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Count only clicks received before this time.' }),
-    ),
+    from: Type.Optional(RangeBound('Count only clicks received at or after this time.', FROM_EXAMPLE)),
+    to: Type.Optional(RangeBound('Count only clicks received before this time.', TO_EXAMPLE)),
   },
   { additionalProperties: false },
 )
@@ -55,10 +65,8 @@ export const MAX_TIMESERIES_BUCKETS = 1500
 
 export const TimeseriesQuery = Type.Object(
   {
-    from: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Start (inclusive); default: one hour before `to`.' }),
-    ),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'End (exclusive); default: now.' })),
+    from: Type.Optional(RangeBound('Start (inclusive); default: one hour before `to`.', FROM_EXAMPLE)),
+    to: Type.Optional(RangeBound('End (exclusive); default: now.', TO_EXAMPLE)),
     granularity: Type.Optional(Granularity),
   },
   { additionalProperties: false },

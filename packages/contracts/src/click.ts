@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { AdId } from './ad.js'
+import { FreeText } from './text.js'
 
 /** Client-chosen idempotency key; retries with the same id are counted once. */
 export const ClickId = Type.String({
@@ -10,10 +11,11 @@ export const ClickId = Type.String({
 })
 
 /** A player's own stable id for the viewer; without it a viewer is its IP and user agent. */
-export const ViewerId = Type.String({
+export const ViewerId = FreeText({
   minLength: 1,
   maxLength: 128,
-  description: 'Stable, opaque viewer id from the player (e.g. a hashed device id); optional.',
+  description:
+    'Stable, opaque viewer id from the player (e.g. a hashed device id); optional. 1-128 characters, without control characters (tab allowed) or invalid Unicode.',
 })
 
 /** Why a click does not count: it is stored for audit but left out of click_count. */
@@ -71,8 +73,10 @@ export const ClickMessage = Type.Object(
     ad_id: AdId,
     playback_time: Type.Integer({ minimum: 0, maximum: MAX_PLAYBACK_SECONDS }),
     received_at: Type.String({ format: 'date-time', description: 'Server receive time, UTC.' }),
-    ip: Type.String({ maxLength: 64 }),
-    user_agent: Type.String({ maxLength: 512 }),
+    // Free text too, though ingest cleans both: a record that slipped through must be dead-lettered,
+    // not stall a partition on Postgres's refusal.
+    ip: FreeText({ maxLength: 64 }),
+    user_agent: FreeText({ maxLength: 512 }),
     viewer_id: Type.Optional(ViewerId),
   },
   { $id: 'ClickMessage', additionalProperties: false },
@@ -82,13 +86,15 @@ export type ClickMessage = Type.Static<typeof ClickMessage>
 /**
  * `POST /ads/clicks` body: a JSON array of clicks (or NDJSON, one click per line, with
  * `Content-Type: application/x-ndjson`). Each item is judged on its own against ClickRequest; a bad
- * item does not spoil the others.
+ * item does not spoil the others, so the array's items are anything here: a bad item is a per-item
+ * rejection in a 200, not a 400 for the request, and the description must not promise otherwise.
  */
-export const ClickBatchRequest = Type.Array(ClickRequest, {
+export const ClickBatchRequest = Type.Array(Type.Unknown(), {
   $id: 'ClickBatchRequest',
   minItems: 1,
   description:
-    'Up to BATCH_MAX_CLICKS clicks, each a ClickRequest, validated one by one. The Idempotency-Key header does not apply: give each item its own click_id.',
+    'Up to BATCH_MAX_CLICKS items. Each item is validated on its own against ClickRequest (#/components/schemas/ClickRequest): an item that is not one is rejected in its own result, with the error POST /ads/click would answer, and the others are still recorded. The Idempotency-Key header does not apply: give each item its own click_id.',
+  examples: [[{ ad_id: '1', playback_time: 30, click_id: 'c-000000001' }]],
 })
 export type ClickBatchRequest = Type.Static<typeof ClickBatchRequest>
 

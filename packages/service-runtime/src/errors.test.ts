@@ -1,0 +1,73 @@
+import { FREE_TEXT_PATTERN } from '@adtrack/contracts'
+import Fastify from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { installErrorHandling } from './errors.js'
+
+const app = Fastify({ logger: false })
+
+beforeAll(async () => {
+  installErrorHandling(app)
+  app.get('/things', async () => [])
+  app.post('/things', async () => ({}))
+  app.get('/things/:id', async () => ({}))
+  app.delete('/things/:id', async () => null)
+  await app.register(
+    async (scoped) => {
+      scoped.patch('/:id/name', async () => ({}))
+      scoped.post(
+        '/echo',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              properties: { note: { type: 'string', pattern: FREE_TEXT_PATTERN } },
+            },
+          },
+        },
+        async (request) => request.body,
+      )
+    },
+    { prefix: '/scoped' },
+  )
+  await app.ready()
+})
+afterAll(() => app.close())
+
+describe('a wrong method on a known path', () => {
+  it.each([
+    ['PUT', '/things', 'GET, HEAD, POST'],
+    ['PATCH', '/things/42', 'DELETE, GET, HEAD'],
+    ['POST', '/things/42?x=1', 'DELETE, GET, HEAD'],
+    ['GET', '/scoped/7/name', 'PATCH'],
+    ['DELETE', '/scoped/echo', 'POST'],
+  ])('%s %s is a 405 with Allow: %s', async (method, url, allow) => {
+    const res = await app.inject({ method: method as 'GET', url })
+    expect(res.statusCode).toBe(405)
+    expect(res.headers.allow).toBe(allow)
+    expect(res.json()).toMatchObject({
+      statusCode: 405,
+      error: 'Method Not Allowed',
+      code: 'METHOD_NOT_ALLOWED',
+    })
+  })
+
+  it('an unknown path stays a 404', async () => {
+    for (const url of ['/nothing', '/things/42/more', '/scoped/7']) {
+      const res = await app.inject({ method: 'GET', url })
+      expect(res.statusCode, url).toBe(404)
+      expect(res.json().code).toBe('ROUTE_NOT_FOUND')
+      expect(res.headers.allow).toBeUndefined()
+    }
+  })
+})
+
+it('a failed free-text pattern is said in words, naming the field', async () => {
+  const res = await app.inject({ method: 'POST', url: '/scoped/echo', payload: { note: 'a\u0000b' } })
+  expect(res.statusCode).toBe(400)
+  expect(res.json()).toEqual({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: 'body/note must not contain control characters or invalid Unicode',
+    code: 'VALIDATION_FAILED',
+  })
+})

@@ -20,7 +20,8 @@ import type { Redis } from 'ioredis'
 import type { Counter, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
-import { clickRoutes, RETRY_AFTER_SECONDS, shed } from './routes/clicks.js'
+import { clickRoutes } from './routes/clicks.js'
+import { RETRY_AFTER_SECONDS, shed } from './routes/shedding.js'
 
 export interface IngestDeps {
   catalog: AdCatalog

@@ -1,13 +1,29 @@
 import { STATUS_CODES } from 'node:http'
+import { ErrorBody } from '@adtrack/contracts'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifySchema } from 'fastify'
+import { Type } from 'typebox'
 
 /** Where each service serves Swagger UI (and, under it, `/docs/json` and `/docs/yaml`). */
 export const DOCS_PREFIX = '/docs'
 
 /** Routes that are operations plumbing, not API: left out of the description. */
 const PROBE_PATHS = new Set(['/livez', '/readyz'])
+
+/**
+ * ErrorBody, described for one status of one route in the API description: a client (and schemathesis)
+ * reads there which statuses to expect and why.
+ */
+export const errorReply = (
+  description: string,
+  headers?: Record<string, { type: 'string'; description: string }>,
+) => Type.Object(ErrorBody.properties, { 'x-response-description': description, ...(headers && { headers }) })
+
+/** Retry-After, as a described response header. */
+export const RETRY_AFTER_HEADER = {
+  'retry-after': { type: 'string' as const, description: 'Seconds to wait before retrying.' },
+}
 
 export interface ApiDocsOptions {
   title: string

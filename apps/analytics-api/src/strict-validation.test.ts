@@ -38,10 +38,10 @@ describe('strictValidatorCompiler', () => {
 
   it('says what a URL or a title must be', () => {
     expect(problem(AdCreate, { ...ad, target_url: 'javascript:alert(1)' })).toBe(
-      '/target_url must be an absolute http:// or https:// URL',
+      '/target_url must be an absolute http:// or https:// URL, without spaces, control characters or invalid Unicode',
     )
     expect(problem(AdCreate, { ...ad, title: '   ' })).toBe(
-      '/title must contain a character other than a space',
+      '/title must contain a character other than a space, and no control characters or invalid Unicode',
     )
   })
 
@@ -78,7 +78,7 @@ describe('HttpUrl (through AdCreate)', () => {
     'http://exa mple.com/',
   ])('refuses %s', (url) => {
     expect(problem(AdCreate, { ...ad, image_url: url })).toBe(
-      '/image_url must be an absolute http:// or https:// URL',
+      '/image_url must be an absolute http:// or https:// URL, without spaces, control characters or invalid Unicode',
     )
   })
 

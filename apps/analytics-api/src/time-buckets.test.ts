@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bucketStarts, fillBuckets } from './time-buckets.js'
+import { bucketCount, bucketStarts, fillBuckets } from './time-buckets.js'
 
 const at = (iso: string) => Date.parse(iso)
 
@@ -31,5 +31,28 @@ describe('time buckets', () => {
       { start: '2026-11-25T11:00:00.000Z', click_count: 0, invalid_click_count: 0 },
       { start: '2026-11-25T12:00:00.000Z', click_count: 1, invalid_click_count: 0 },
     ])
+  })
+
+  it('counts the buckets of a range without building them, equal to what bucketStarts builds', () => {
+    for (const [from, to, granularity] of [
+      ['2026-11-25T10:00:30Z', '2026-11-25T10:03:00Z', 'minute'],
+      ['2026-11-25T10:59:00Z', '2026-11-25T12:00:00Z', 'hour'],
+      ['2026-11-24T23:00:00Z', '2026-11-26T00:00:00Z', 'day'],
+      ['1969-12-31T23:58:30Z', '1970-01-01T00:01:00Z', 'minute'],
+    ] as const) {
+      expect(bucketCount(at(from), at(to), granularity)).toBe(
+        bucketStarts(at(from), at(to), granularity).length,
+      )
+    }
+    // Centuries by the minute: a count, where building them would fail (RangeError: Invalid array length).
+    expect(bucketCount(at('0001-01-01T00:00:00Z'), at('2026-01-01T00:00:00Z'), 'minute')).toBeGreaterThan(1e9)
+  })
+
+  it('rounds down before 1970 as after it', () => {
+    expect(
+      new Date(
+        bucketStarts(at('1969-12-31T23:58:30Z'), at('1969-12-31T23:59:00Z'), 'minute')[0] ?? 0,
+      ).toISOString(),
+    ).toBe('1969-12-31T23:58:00.000Z')
   })
 })

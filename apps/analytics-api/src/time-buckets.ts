@@ -7,8 +7,19 @@ const STEP_MS: Record<Granularity, number> = {
   day: 24 * 60 * MINUTE_MS,
 }
 
-/** Start of the UTC bucket that holds `ms`. */
-export const bucketStart = (ms: number, granularity: Granularity): number => ms - (ms % STEP_MS[granularity])
+/** Start of the UTC bucket that holds `ms` (rounded down before 1970 too, where `%` is negative). */
+export const bucketStart = (ms: number, granularity: Granularity): number => {
+  const step = STEP_MS[granularity]
+  return ms - (((ms % step) + step) % step)
+}
+
+/**
+ * How many buckets bucketStarts(fromMs, toMs) would return, counted without building them: a range of
+ * centuries by the minute must be refused by its size, not by the allocation failing.
+ */
+export function bucketCount(fromMs: number, toMs: number, granularity: Granularity): number {
+  return Math.max(0, Math.ceil((toMs - bucketStart(fromMs, granularity)) / STEP_MS[granularity]))
+}
 
 /** Every bucket start from the one holding `fromMs` up to (not including) `toMs`, in UTC. */
 export function bucketStarts(fromMs: number, toMs: number, granularity: Granularity): number[] {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { Ad, AdCreate, AdParams, AdPatch, ErrorBody } from '@adtrack/contracts'
+import { Ad, AdCreate, AdParams, AdPatch } from '@adtrack/contracts'
 import { HttpError } from '@adtrack/service-runtime'
+import { errorReply } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AdAdminStore } from '../ad-admin-store.js'
@@ -12,25 +13,26 @@ export interface AdminAdRouteOptions {
   keys: AdminKeys
 }
 
-/** ErrorBody, described for one status in the OpenAPI description. */
-const error = (description: string, headers?: Record<string, { type: 'string'; description: string }>) =>
-  Type.Object(ErrorBody.properties, { 'x-response-description': description, ...(headers && { headers }) })
-
 const AUTH_ERRORS = {
-  401: error('No admin API key, or an Authorization header that is not `Bearer <key>`.', {
+  401: errorReply('No admin API key, or an Authorization header that is not `Bearer <key>`.', {
     'www-authenticate': { type: 'string', description: 'The challenge: `Bearer realm="admin"`.' },
   }),
-  403: error(
+  403: errorReply(
     'The key is not one of ADMIN_API_KEYS (`ADMIN_KEY_INVALID`), or the server has none (`ADMIN_DISABLED`).',
   ),
 }
-const NOT_FOUND = error('No such ad, or it is archived (`AD_NOT_FOUND`).')
-const BAD_BODY = error(
-  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s).',
+const NOT_FOUND = errorReply('No such ad, or it is archived (`AD_NOT_FOUND`).')
+const BAD_BODY = errorReply(
+  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s), text with control characters or invalid Unicode.',
 )
-const BAD_NEW_AD = error(
-  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s); or the id names another endpoint (`AD_ID_RESERVED`: click, clicks, analytics, top).',
+const BAD_NEW_AD = errorReply(
+  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s), text with control characters or invalid Unicode; or the id names another endpoint (`AD_ID_RESERVED`: click, clicks, analytics, top).',
 )
+/** What a route that reads a JSON body may also answer. */
+const BODY_ERRORS = {
+  413: errorReply('The body is larger than 16 KiB.'),
+  415: errorReply('The body is not sent as `application/json`.'),
+}
 
 /**
  * Ids that name other endpoints under /ads/ (the Ingress sends /ads/click and, later, /ads/clicks to
@@ -71,7 +73,10 @@ export const adminAdRoutes: FastifyPluginAsyncTypebox<AdminAdRouteOptions> = asy
           }),
           400: BAD_NEW_AD,
           ...AUTH_ERRORS,
-          409: error('The id is taken, by an ad or an archived ad (`AD_ID_TAKEN`); ids are never reused.'),
+          ...BODY_ERRORS,
+          409: errorReply(
+            'The id is taken, by an ad or an archived ad (`AD_ID_TAKEN`); ids are never reused.',
+          ),
         },
       },
     },
@@ -118,6 +123,7 @@ export const adminAdRoutes: FastifyPluginAsyncTypebox<AdminAdRouteOptions> = asy
           }),
           400: BAD_BODY,
           ...AUTH_ERRORS,
+          ...BODY_ERRORS,
           404: NOT_FOUND,
         },
       },
@@ -141,7 +147,7 @@ export const adminAdRoutes: FastifyPluginAsyncTypebox<AdminAdRouteOptions> = asy
         params: AdParams,
         response: {
           204: Type.Null({ 'x-response-description': 'Archived.' }),
-          400: error('The id is not a valid ad id (`VALIDATION_FAILED`).'),
+          400: errorReply('The id is not a valid ad id (`VALIDATION_FAILED`).'),
           ...AUTH_ERRORS,
           404: NOT_FOUND,
         },

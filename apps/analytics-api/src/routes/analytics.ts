@@ -2,7 +2,9 @@ import {
   AdAnalytics,
   AdParams,
   AnalyticsQuery,
+  EARLIEST_TIME,
   ErrorBody,
+  LATEST_TIME,
   MAX_TIMESERIES_BUCKETS,
   Timeseries,
   TimeseriesQuery,
@@ -10,10 +12,11 @@ import {
   TopAdsQuery,
 } from '@adtrack/contracts'
 import { HttpError } from '@adtrack/service-runtime'
+import { errorReply, RETRY_AFTER_HEADER } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AdStore } from '../ad-store.js'
 import type { ClickCounts, Counts } from '../click-counts.js'
-import { type BucketCounts, bucketStarts, fillBuckets } from '../time-buckets.js'
+import { type BucketCounts, bucketCount, bucketStarts, fillBuckets } from '../time-buckets.js'
 
 /** Set on a reply answered without Redis: the counts are exact but came from Postgres. */
 export const DEGRADED_HEADER = 'x-analytics-degraded'
@@ -22,6 +25,10 @@ export const SOURCE_HEADER = 'x-analytics-source'
 /** Redis keeps per-minute keys 48 h; ranges starting later than this ago are read from it. */
 const REDIS_RANGE_MS = 47 * 3_600_000
 const MINUTE_MS = 60_000
+
+const BAD_RANGE =
+  '`BAD_TIME_RANGE`: `from` not earlier than `to` (an empty range included), or a time outside 0001-01-01 to 9999-12-31 UTC'
+const NO_AD = errorReply('The ad does not exist (`AD_NOT_FOUND`).')
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: ClickCounts }> = async (
   app,
@@ -32,9 +39,19 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     {
       schema: {
         summary: 'Click analytics of one ad',
-        description: `Lifetime counts come from Redis. With \`from\`/\`to\` (either or both) the counts cover clicks received in [from, to) and come from Postgres. Counts come from Redis. When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
+        description: `Lifetime counts come from Redis. With \`from\`/\`to\` (either or both) the counts cover clicks received in [from, to) and come from Postgres; \`from\` must be earlier than \`to\` (from equal to to is an empty range, refused as 400 \`BAD_TIME_RANGE\`). When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
         querystring: AnalyticsQuery,
-        response: { 200: AdAnalytics, '4xx': ErrorBody, '5xx': ErrorBody },
+        response: {
+          200: AdAnalytics,
+          400: errorReply(`A missing or invalid parameter (\`VALIDATION_FAILED\`), or ${BAD_RANGE}.`),
+          404: NO_AD,
+          503: errorReply(
+            'Neither Redis nor Postgres can answer (`STORES_UNAVAILABLE`).',
+            RETRY_AFTER_HEADER,
+          ),
+          '4xx': ErrorBody,
+          '5xx': ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -80,24 +97,33 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     {
       schema: {
         summary: 'Clicks of one ad per minute, hour or day',
-        description: `Buckets are UTC and aligned to their granularity (\`from\` is rounded down), every bucket present, empty ones as zero, by the click's receive time. At most ${MAX_TIMESERIES_BUCKETS} buckets per request. Recent ranges are read from Redis, older ones from Postgres's per-minute rollup; the reply is the same either way (the \`${SOURCE_HEADER}\` header says which).`,
+        description: `Buckets are UTC and aligned to their granularity (\`from\` is rounded down), every bucket present, empty ones as zero, by the click's receive time. At most ${MAX_TIMESERIES_BUCKETS} buckets per request; \`from\` must be earlier than \`to\` (from equal to to is refused as 400 \`BAD_TIME_RANGE\`, as on GET /ads/analytics). Recent ranges are read from Redis, older ones from Postgres's per-minute rollup; the reply is the same either way (the \`${SOURCE_HEADER}\` header says which).`,
         params: AdParams,
         querystring: TimeseriesQuery,
-        response: { 200: Timeseries, '4xx': ErrorBody, '5xx': ErrorBody },
+        response: {
+          200: Timeseries,
+          400: errorReply(
+            `An invalid parameter (\`VALIDATION_FAILED\`), ${BAD_RANGE}, or more than ${MAX_TIMESERIES_BUCKETS} buckets (\`TOO_MANY_BUCKETS\`).`,
+          ),
+          404: NO_AD,
+          '4xx': ErrorBody,
+          '5xx': ErrorBody,
+        },
       },
     },
     async (request, reply) => {
       const adId = request.params.id
       const granularity = request.query.granularity ?? 'minute'
       const { from, to } = timeRange(request.query.from, request.query.to, 3_600_000)
-      const starts = bucketStarts(from, to, granularity)
-      if (starts.length > MAX_TIMESERIES_BUCKETS) {
+      const count = bucketCount(from, to, granularity)
+      if (count > MAX_TIMESERIES_BUCKETS) {
         throw new HttpError(
           400,
-          `the range holds ${starts.length} ${granularity} buckets; at most ${MAX_TIMESERIES_BUCKETS} per request: narrow it or use a coarser granularity`,
+          `the range holds ${count} ${granularity} buckets; at most ${MAX_TIMESERIES_BUCKETS} per request: narrow it or use a coarser granularity`,
           'TOO_MANY_BUCKETS',
         )
       }
+      const starts = bucketStarts(from, to, granularity)
       if (!(await ads.exists(adId))) throw new HttpError(404, `ad "${adId}" does not exist`, 'AD_NOT_FOUND')
       const rangeStart = starts[0] ?? from
       const rangeEnd = Math.min(to, Date.now() + MINUTE_MS)
@@ -133,7 +159,12 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
         description:
           'Valid clicks per ad over the last `window` minutes (the current minute included), highest first, from per-minute sorted sets in Redis (Postgres rollup when Redis is down).',
         querystring: TopAdsQuery,
-        response: { 200: TopAds, '4xx': ErrorBody, '5xx': ErrorBody },
+        response: {
+          200: TopAds,
+          400: errorReply('`window` or `limit` out of its bounds (`VALIDATION_FAILED`).'),
+          '4xx': ErrorBody,
+          '5xx': ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -166,10 +197,31 @@ export function analyticsReply(ad_id: string, counts: Counts) {
   }
 }
 
-/** [from, to) in epoch ms from optional ISO strings; defaults: to = now, from = to - defaultSpanMs. */
+const EARLIEST_MS = Date.parse(EARLIEST_TIME)
+const LATEST_MS = Date.parse(LATEST_TIME)
+
+/**
+ * [from, to) in epoch ms from optional ISO strings; defaults: to = now, from = to - defaultSpanMs (or the
+ * epoch). Every route that takes a range reads it here, so they all refuse the same ranges.
+ */
 function timeRange(fromText: string | undefined, toText: string | undefined, defaultSpanMs: number) {
   const to = toText === undefined ? Date.now() : Date.parse(toText)
   const from = fromText === undefined ? (defaultSpanMs ? to - defaultSpanMs : 0) : Date.parse(fromText)
+  // NOTE: a date-time the format accepts may still be one PostgreSQL or toISOString cannot hold (year
+  // 0000, or past 9999 once its offset is applied) or none at all (a leap second): refused here, not a 500.
+  for (const [name, ms] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (!(ms >= EARLIEST_MS && ms <= LATEST_MS)) {
+      throw new HttpError(
+        400,
+        `\`${name}\` must be a time between ${EARLIEST_TIME} and ${LATEST_TIME}`,
+        'BAD_TIME_RANGE',
+      )
+    }
+  }
+  // An empty range (from equal to to) is a client's mistake rather than a question with an empty answer.
   if (!(from < to)) throw new HttpError(400, '`from` must be earlier than `to`', 'BAD_TIME_RANGE')
   return { from, to }
 }

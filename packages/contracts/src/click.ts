@@ -89,13 +89,18 @@ export type ClickMessage = Type.Static<typeof ClickMessage>
  * item does not spoil the others, so the array's items are anything here: a bad item is a per-item
  * rejection in a 200, not a 400 for the request, and the description must not promise otherwise.
  */
-export const ClickBatchRequest = Type.Array(Type.Unknown(), {
-  $id: 'ClickBatchRequest',
-  minItems: 1,
-  description:
-    'Up to BATCH_MAX_CLICKS items. Each item is validated on its own against ClickRequest (#/components/schemas/ClickRequest): an item that is not one is rejected in its own result, with the error POST /ads/click would answer, and the others are still recorded. The Idempotency-Key header does not apply: give each item its own click_id.',
-  examples: [[{ ad_id: '1', playback_time: 30, click_id: 'c-000000001' }]],
-})
+export const ClickBatchRequest = Type.Array(
+  Type.Union([ClickRequest, Type.Unknown()], {
+    description: 'A ClickRequest; any other value is accepted here and rejected in its own result.',
+  }),
+  {
+    $id: 'ClickBatchRequest',
+    minItems: 1,
+    description:
+      'Up to BATCH_MAX_CLICKS items. Each item is validated on its own against ClickRequest: an item that is not one is rejected in its own result, with the error POST /ads/click would answer, and the others are still recorded. The Idempotency-Key header does not apply: give each item its own click_id.',
+    examples: [[{ ad_id: '1', playback_time: 30, click_id: 'c-000000001' }]],
+  },
+)
 export type ClickBatchRequest = Type.Static<typeof ClickBatchRequest>
 
 /** One item of a batch that was recorded: durable, as a 202 for a single click promises. */

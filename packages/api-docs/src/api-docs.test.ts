@@ -63,3 +63,18 @@ describe('the generated OpenAPI descriptions', () => {
     ])
   })
 })
+
+describe('the generated Postman collection', () => {
+  it('asks only for time ranges the API accepts (from earlier than to)', () => {
+    const ranges: [string, string][] = []
+    JSON.parse(generated[API_DOCS_FILES.postman] ?? '{}', (key, value) => {
+      if (key === 'query' && Array.isArray(value)) {
+        const at = (name: string) => value.find((q: { key: string }) => q.key === name)?.value
+        if (at('from') !== undefined && at('to') !== undefined) ranges.push([at('from'), at('to')])
+      }
+      return value
+    })
+    expect(ranges.length).toBeGreaterThan(0)
+    for (const [from, to] of ranges) expect(Date.parse(from)).toBeLessThan(Date.parse(to))
+  })
+})

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join, relative } from 'node:path'
+import { GATEWAY_TEMPLATE } from '@adtrack/local-stack'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { type ComposeProject, type ComposeService, environmentOf, loadCompose } from './compose.js'
@@ -18,7 +19,6 @@ import {
 } from './observability.js'
 import { observabilityDir, repoRoot, SERVICES } from './paths.js'
 import { checkServiceEnvironment } from './service-config.js'
-import { gatewayTemplate } from './services.js'
 
 // docker-compose.yml loaded the way Docker Compose loads it (compose-go), with and without the
 // observability profile, then held to the images, the services' configuration, the gateway template and
@@ -178,8 +178,8 @@ describe('docker-compose.yml', () => {
     // Only the gateway is published among our services.
     for (const name of SERVICES) expect(service(name).ports ?? [], name).toEqual([])
     const mount = (gateway.volumes ?? []).find((m: { target: string }) => m.target === '/etc/nginx/templates')
-    expect(hostPath(mount.source)).toBe(relative(repoRoot, join(gatewayTemplate, '..')))
-    const template = await readFile(gatewayTemplate, 'utf8')
+    expect(hostPath(mount.source)).toBe(relative(repoRoot, join(GATEWAY_TEMPLATE, '..')))
+    const template = await readFile(GATEWAY_TEMPLATE, 'utf8')
     const used = [...template.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1])
     const env = environmentOf(gateway)
     for (const name of new Set(used))

@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createSql } from '@adtrack/db'
-import { freePort } from '@adtrack/local-stack'
+import { freePort, type GatewayServer, startGateway } from '@adtrack/local-stack'
 import { stack, uniqueName, waitFor } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ComposeProject, environmentOf, loadCompose } from './compose.js'
@@ -20,8 +20,7 @@ import {
 } from './observability.js'
 import { deployDir, SERVICES, type ServiceName } from './paths.js'
 import { run } from './run.js'
-import { type BuiltService, buildService, type Process, startBuiltService, startGateway } from './services.js'
-import { ensureNginx } from './tools.js'
+import { type BuiltService, buildService, startBuiltService } from './services.js'
 
 // The image recipe without Docker: deploy/build-service.sh (the script every build RUN of
 // deploy/Dockerfile calls) builds each service into its own directory, and that directory is run the way
@@ -34,7 +33,7 @@ const builds = {} as Record<ServiceName, { dir: string; seconds: number }>
 let compose: ComposeProject
 let database: { url: string; drop: () => Promise<void> }
 const running = {} as Record<ServiceName, BuiltService>
-let gateway: Process & { url: string }
+let gateway: GatewayServer
 const scrapes = {} as Record<ServiceName, string>
 // A browser's user agent: the worker marks non-browser clients as bots (FILTER_BOTS).
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
@@ -178,11 +177,14 @@ describe('the built services, run with the compose environment', () => {
 
   it('serves the old public API through the gateway: POST /ads/click to ingest-api, the rest to analytics-api', async () => {
     const gatewayEnv = environmentOf(compose.services.gateway as object)
-    gateway = await startGateway(await ensureNginx(), {
-      ...gatewayEnv,
-      GATEWAY_PORT: String(await freePort()),
-      INGEST_API_ADDR: new URL(running['ingest-api'].httpUrl).host,
-      ANALYTICS_API_ADDR: new URL(running['analytics-api'].httpUrl).host,
+    gateway = await startGateway({
+      dir: join(work, 'gateway'),
+      variables: {
+        ...gatewayEnv,
+        GATEWAY_PORT: String(await freePort()),
+        INGEST_API_ADDR: new URL(running['ingest-api'].httpUrl).host,
+        ANALYTICS_API_ADDR: new URL(running['analytics-api'].httpUrl).host,
+      },
     })
     const ads = await fetch(`${gateway.url}/ads`)
     expect(ads.status).toBe(200)

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { waitFor } from '@adtrack/test-support'
 import { deployDir } from './paths.js'
@@ -94,75 +93,4 @@ export async function startBuiltService(
     throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${proc.output()}`)
   }
   return service
-}
-
-/**
- * The nginx image's template step (docker-entrypoint.d/20-envsubst-on-templates.sh): every ${NAME} or
- * $NAME whose NAME is in the environment is replaced; anything else ($host, $scheme) is left alone.
- */
-export function renderNginxTemplate(template: string, env: Record<string, string>): string {
-  return template.replaceAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, a, b) => {
-    const name = (a ?? b) as string
-    return name in env ? (env[name] as string) : whole
-  })
-}
-
-export const gatewayTemplate = join(deployDir, 'compose/nginx/templates/default.conf.template')
-
-/**
- * Runs nginx with the gateway template rendered as the image renders it, inside the same http {} context
- * the image's nginx.conf gives conf.d/*.conf, in a scratch directory.
- */
-export async function startGateway(
-  nginx: string,
-  env: Record<string, string>,
-): Promise<Process & { url: string }> {
-  const dir = await mkdtemp(join(process.env.TMPDIR ?? '/tmp', 'deploy-checks-nginx-'))
-  for (const sub of ['logs', 'tmp']) await mkdir(join(dir, sub))
-  await writeFile(
-    join(dir, 'default.conf'),
-    renderNginxTemplate(await readFile(gatewayTemplate, 'utf8'), env),
-  )
-  await writeFile(
-    join(dir, 'nginx.conf'),
-    [
-      'daemon off;',
-      // One process, as whoever runs the test; no worker processes to drop privileges to.
-      'master_process off;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      'error_log stderr warn;',
-      'events { worker_connections 256; }',
-      'http {',
-      '  access_log off;',
-      `  client_body_temp_path ${join(dir, 'tmp/body')};`,
-      `  proxy_temp_path ${join(dir, 'tmp/proxy')};`,
-      `  fastcgi_temp_path ${join(dir, 'tmp/fastcgi')};`,
-      `  uwsgi_temp_path ${join(dir, 'tmp/uwsgi')};`,
-      `  scgi_temp_path ${join(dir, 'tmp/scgi')};`,
-      `  include ${join(dir, 'default.conf')};`,
-      '}',
-      '',
-    ].join('\n'),
-  )
-  const check = await run(nginx, ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')])
-  if (check.code !== 0) throw new Error(`nginx -t rejects the gateway configuration:\n${check.stderr}`)
-  const proc = startProcess(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { cwd: dir, env: {} })
-  const url = `http://127.0.0.1:${env.GATEWAY_PORT}`
-  await waitFor(async () => ((await fetch(`${url}/gateway/healthz`)).ok ? true : undefined), {
-    what: 'nginx',
-    timeoutMs: 20_000,
-    intervalMs: 200,
-  }).catch(async (err) => {
-    await proc.stop('SIGKILL')
-    throw new Error(`${(err as Error).message}\n${proc.output()}`)
-  })
-  return {
-    ...proc,
-    url,
-    async stop(signal = 'SIGQUIT') {
-      const result = await proc.stop(signal)
-      await rm(dir, { recursive: true, force: true })
-      return result
-    },
-  }
 }

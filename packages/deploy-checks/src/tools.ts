@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { arch, platform } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
+import { aptInstallPackages, ensureTools, toolPath } from '@adtrack/local-stack'
 import { parse as parseYaml } from 'yaml'
 import { withLock } from './lock.js'
 import { goHelperDir, toolsCacheDir } from './paths.js'
@@ -290,7 +291,7 @@ async function findPip(log: Log): Promise<string[]> {
       )
       if (result?.code === 0) return candidate
     }
-    if (attempt === 1) await aptInstall(['python3-pip'], log)
+    if (attempt === 1) await aptInstallPackages(['python3-pip'], log)
   }
   throw new Error('pip is missing: install python3-pip')
 }
@@ -350,44 +351,12 @@ export function strictSchema(node: unknown): unknown {
   return out
 }
 
-/** The nginx binary (Debian's package, installed with apt-get as root when missing). */
+/** The nginx binary (Debian's package): @adtrack/local-stack installs it for `npm start`'s gateway too. */
 export function ensureNginx(log: Log = stderrLog): Promise<string> {
   return once('nginx', async () => {
-    const find = () => findOnPath('nginx') ?? ['/usr/sbin/nginx'].find((p) => existsSync(p))
-    const found = find()
-    if (found) return found
-    await aptInstall(['nginx'], log)
-    const installed = find()
-    if (!installed) throw new Error('apt-get installed nginx but no nginx binary was found')
-    return installed
+    await ensureTools(['nginx'], log)
+    return toolPath('nginx')
   })
-}
-
-const POLICY_RC_D = '/usr/sbin/policy-rc.d'
-let aptQueue: Promise<unknown> = Promise.resolve()
-
-/** apt-get install, as root on Debian/Ubuntu, without letting the packages start their services. */
-function aptInstall(packages: string[], log: Log): Promise<void> {
-  const next = aptQueue.then(async () => {
-    if (process.getuid?.() !== 0 || !findOnPath('apt-get'))
-      throw new Error(`missing ${packages.join(' ')}: install with apt-get install ${packages.join(' ')}`)
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    const lockWait = ['-o', 'DPkg::Lock::Timeout=300']
-    const addedPolicy = !existsSync(POLICY_RC_D)
-    // Exit status 101 tells maintainer scripts not to start services (nginx would take port 80).
-    if (addedPolicy) await writeFile(POLICY_RC_D, '#!/bin/sh\nexit 101\n', { mode: 0o755 })
-    try {
-      log(`apt-get install ${packages.join(' ')} (first run only)`)
-      await runChecked('apt-get', [...lockWait, 'update'], { env })
-      await runChecked('apt-get', [...lockWait, 'install', '-y', '--no-install-recommends', ...packages], {
-        env,
-      })
-    } finally {
-      if (addedPolicy) await rm(POLICY_RC_D, { force: true })
-    }
-  })
-  aptQueue = next.catch(() => undefined)
-  return next
 }
 
 /** Everything, for `node packages/deploy-checks/dist/cli.js tools` and CI caches. */

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path'
 import { killAllTrackedNow, trackedProcesses } from './child-registry.js'
 import { DEPENDENCY_PORT_KEYS, PORT_SETTINGS, type PortKey, type StackCliPorts } from './cli-settings.js'
 import { ensureBinaries } from './ensure-binaries.js'
-import { type Gateway, startGateway } from './gateway.js'
+import { startGateway } from './gateway.js'
 import { findLeftoverProcesses } from './leftover-processes.js'
 import type { Log } from './log.js'
 import { describeExit } from './managed-server.js'
@@ -30,8 +30,9 @@ export interface SessionOptions {
   print: (text: string) => void
 }
 
-// Services before the dependencies they use, ingest first so no click arrives that cannot be processed.
-const STOP_ORDER = [...SERVICES.map((service) => service.name), 'kafka', 'redis', 'postgres']
+// The gateway first, then services before the dependencies they use, ingest first so no click arrives
+// that cannot be processed.
+const STOP_ORDER = ['gateway', ...SERVICES.map((service) => service.name), 'kafka', 'redis', 'postgres']
 const SERVICE_STOP_TIMEOUT_MS = 30_000
 
 class StopRequested extends Error {}
@@ -39,7 +40,6 @@ class StopRequested extends Error {}
 /** One run of `up` or `deps`: starts everything in order, and stops it in the reverse order. */
 export class StackSession {
   #stopping: Promise<void> | undefined
-  #gateway: Gateway | undefined
 
   constructor(private readonly opts: SessionOptions) {}
 
@@ -52,8 +52,10 @@ export class StackSession {
     const { mode, dataDir, ports, say } = this.opts
     await this.#assertPortsFree(mode === 'up' ? PORT_SETTINGS.map((s) => s.key) : DEPENDENCY_PORT_KEYS)
 
-    say('checking for PostgreSQL, Redis, Java and Kafka (installing whatever is missing)')
-    await ensureBinaries(say)
+    say(
+      `checking for PostgreSQL, Redis, Java, Kafka${mode === 'up' ? ' and nginx' : ''} (installing whatever is missing)`,
+    )
+    await ensureBinaries(say, mode === 'up' ? ['nginx'] : [])
     this.#checkpoint()
 
     const logDir = join(dataDir, 'logs')
@@ -91,13 +93,17 @@ export class StackSession {
     await this.#startServices(deps, logDir)
     this.#checkpoint()
 
-    this.#gateway = await startGateway({
-      port: ports.gateway,
-      upstreams: {
-        ingest: `http://127.0.0.1:${ports.ingest}`,
-        analytics: `http://127.0.0.1:${ports.analytics}`,
+    say('starting the gateway (nginx with deploy/compose/nginx/templates/default.conf.template)')
+    const gateway = await startGateway({
+      dir: join(dataDir, 'gateway'),
+      variables: {
+        GATEWAY_PORT: String(ports.gateway),
+        INGEST_API_ADDR: `127.0.0.1:${ports.ingest}`,
+        ANALYTICS_API_ADDR: `127.0.0.1:${ports.analytics}`,
       },
+      log: say,
     })
+    this.#reportUnexpectedExit(gateway)
     this.#checkpoint()
     this.opts.print(upSummary(summary))
   }
@@ -116,10 +122,6 @@ export class StackSession {
 
   async #shutdown(): Promise<void> {
     const { say } = this.opts
-    if (this.#gateway) {
-      say('stopping gateway')
-      await this.#gateway.close()
-    }
     // From the registry rather than from what run() got back: a Ctrl-C during start must also stop the
     // servers that are still starting.
     const running = trackedProcesses()
@@ -129,7 +131,7 @@ export class StackSession {
       const isService = SERVICES.some((service) => service.name === server.name)
       await server.stop(isService ? SERVICE_STOP_TIMEOUT_MS : undefined)
     }
-    if (this.#gateway || running.length > 0) say('everything stopped')
+    if (running.length > 0) say('everything stopped')
   }
 
   #checkpoint(): void {
@@ -218,6 +220,7 @@ export class StackSession {
         postgres: stack.postgres.logFile,
         redis: stack.redis.logFile,
         kafka: stack.kafka.logFile,
+        gateway: this.opts.mode === 'up' ? join(this.opts.dataDir, 'gateway') : undefined,
       },
     }
   }

@@ -10,7 +10,8 @@ import { findRepoRoot } from './repo-root.js'
 const USAGE = `usage: node packages/local-stack/dist/cli.js [deps | up | --help]
 
   up     Kafka, Postgres and Redis; migrations and demo ads; ingest-api, click-worker and analytics-api;
-         and a gateway (the Ingress) in front of the two APIs. Ctrl-C stops everything in order.
+         and the gateway in front of the two APIs (nginx with the Compose gateway's configuration,
+         deploy/compose/nginx; logs in <data>/gateway). Ctrl-C stops everything in order.
   deps   only Kafka, Postgres and Redis (the default), for running the services yourself.
 
 Data (databases, Kafka log, service logs) persists in <repo>/.data, or STACK_DATA_DIR.

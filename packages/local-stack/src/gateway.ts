@@ -1,49 +1,85 @@
-import httpProxy from '@fastify/http-proxy'
-import Fastify from 'fastify'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import {
+  GATEWAY_TEMPLATE,
+  type GatewayVariables,
+  nginxMainConfig,
+  renderNginxTemplate,
+} from './gateway-config.js'
+import { ensureTools } from './install-tools.js'
+import { type Log, stderrLog } from './log.js'
+import { ManagedServer, type ServerSpec } from './managed-server.js'
+import { runChecked } from './run-command.js'
+import { toolPath } from './system-tools.js'
+import type { ManagedProcess } from './types.js'
 
-export interface GatewayUpstreams {
-  ingest: string
-  analytics: string
+export interface GatewayOptions {
+  /** The rendered configuration, nginx's temporary files, its log and access log go here. */
+  dir: string
+  /** Compose's gateway environment, or the local stack's own addresses; extra names are ignored by nginx. */
+  variables: GatewayVariables & Record<string, string>
+  log?: Log
+}
+
+export interface GatewayServer extends ManagedProcess {
+  /** http://127.0.0.1:GATEWAY_PORT */
+  readonly url: string
+}
+
+class GatewayProcess extends ManagedServer implements GatewayServer {
+  constructor(
+    spec: ServerSpec,
+    readonly url: string,
+  ) {
+    super(spec)
+  }
 }
 
 /**
- * The Kubernetes Ingress's routing: clicks (POST /ads/click, the batch POST /ads/clicks, anything under
- * /ads/click*) go to ingest-api, everything else to analytics-api. Bodies stream through unparsed, so a
- * batch's size is judged by ingest-api alone (413 past its limit).
+ * The compose gateway (deploy/compose/nginx) as a child process: Debian's nginx, installed with apt-get
+ * when missing, running the same template rendered the way the nginx image renders it. Resolves once it
+ * answers its health check.
  */
-export function upstreamFor(url: string, upstreams: GatewayUpstreams): string {
-  return url.startsWith('/ads/click') ? upstreams.ingest : upstreams.analytics
-}
-
-/** X-Forwarded-For as a proxy extends it: earlier hops first, the client that reached us last. */
-export function appendForwardedFor(existing: string | string[] | undefined, clientIp: string): string {
-  const earlier = (Array.isArray(existing) ? existing.join(', ') : (existing ?? '')).trim()
-  return earlier ? `${earlier}, ${clientIp}` : clientIp
-}
-
-export interface Gateway {
-  readonly url: string
-  close(): Promise<void>
-}
-
-/** A development stand-in for the Ingress, on localhost:port. */
-export async function startGateway(opts: { port: number; upstreams: GatewayUpstreams }): Promise<Gateway> {
-  const app = Fastify({ logger: false })
-  await app.register(httpProxy, {
-    // No fixed upstream: getUpstream picks one per request.
-    upstream: '',
-    // Bodies are streamed through untouched whatever their content type: ingest-api parses every body as
-    // JSON itself, including the form-encoded type `curl -d` sends.
-    proxyPayloads: true,
-    replyOptions: {
-      getUpstream: (request) => upstreamFor(request.url, opts.upstreams),
-      rewriteRequestHeaders: (request, headers) => ({
-        ...headers,
-        'x-forwarded-for': appendForwardedFor(headers['x-forwarded-for'], request.ip),
-      }),
+export async function startGateway(opts: GatewayOptions): Promise<GatewayServer> {
+  const log = opts.log ?? stderrLog
+  await ensureTools(['nginx'], log)
+  const nginx = toolPath('nginx')
+  const dir = resolve(opts.dir)
+  const port = Number(opts.variables.GATEWAY_PORT)
+  const mainConfig = join(dir, 'nginx.conf')
+  const url = `http://127.0.0.1:${port}`
+  const server = new GatewayProcess(
+    {
+      name: 'gateway',
+      logFile: join(dir, 'nginx.log'),
+      ports: [{ port, purpose: 'port' }],
+      // Rendered at every start, so that an edited template takes effect on the next `npm start`.
+      prepare: async () => {
+        await mkdir(join(dir, 'tmp'), { recursive: true })
+        const siteConfig = join(dir, 'default.conf')
+        await writeFile(
+          siteConfig,
+          renderNginxTemplate(await readFile(GATEWAY_TEMPLATE, 'utf8'), opts.variables),
+        )
+        await writeFile(mainConfig, nginxMainConfig(dir, siteConfig))
+        // A broken template fails here with nginx's own message (file and line), not as a start timeout.
+        await runChecked(nginx, ['-t', '-q', '-p', dir, '-c', mainConfig])
+      },
+      command: nginx,
+      args: ['-p', dir, '-c', mainConfig],
+      cwd: dir,
+      isReady: async () => {
+        const res = await fetch(`${url}/gateway/healthz`, { signal: AbortSignal.timeout(2_000) })
+        await res.body?.cancel()
+        return res.ok
+      },
+      // SIGQUIT: nginx stops accepting, finishes the requests in flight, then exits.
+      stopSignal: 'SIGQUIT',
+      startTimeoutMs: 20_000,
+      log,
     },
-  })
-  // localhost: both 127.0.0.1 and ::1, whichever `curl localhost` tries first.
-  await app.listen({ host: 'localhost', port: opts.port })
-  return { url: `http://localhost:${opts.port}`, close: () => app.close() }
+    url,
+  )
+  await server.start()
+  return server
 }

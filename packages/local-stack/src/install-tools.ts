@@ -10,6 +10,7 @@ const POLICY_RC_D = '/usr/sbin/policy-rc.d'
 const SERVICE_OF_PACKAGE: Record<string, string> = {
   postgresql: 'postgresql',
   'redis-server': 'redis-server',
+  nginx: 'nginx',
 }
 
 // apt holds a system-wide lock, so installs from concurrent callers in this process take turns.
@@ -32,10 +33,7 @@ async function installMissing(tools: SystemTool[], log: Log): Promise<void> {
   const packages = [...new Set(missing.map((tool) => APT_PACKAGE[tool]))]
   const root = isRoot()
   if (!root || !findOnPath('apt-get')) throw new Error(manualInstallMessage(missing, packages, root))
-
-  log(`installing ${packages.join(' ')} with apt-get (first run only; this can take a few minutes)`)
-  await aptInstall(packages, log)
-  await disableBootServices(packages, log)
+  await installWithApt(packages, log)
 
   const stillMissing = missing.filter((tool) => !locateTool(tool))
   if (stillMissing.length > 0) {
@@ -44,6 +42,27 @@ async function installMissing(tools: SystemTool[], log: Log): Promise<void> {
     )
   }
   log(`installed ${packages.join(' ')}`)
+}
+
+/**
+ * apt-get install as root, taking turns with every other install in this process, without letting the
+ * packages start their services; their boot services are disabled too. For packages that are not a
+ * SystemTool (the deploy checks' pip); throws naming the packages when not root or without apt-get.
+ */
+export function aptInstallPackages(packages: string[], log: Log): Promise<void> {
+  const next = installQueue.then(async () => {
+    if (!isRoot() || !findOnPath('apt-get'))
+      throw new Error(`missing ${packages.join(' ')}: sudo apt-get install -y ${packages.join(' ')}`)
+    await installWithApt(packages, log)
+  })
+  installQueue = next.catch(() => undefined)
+  return next
+}
+
+async function installWithApt(packages: string[], log: Log): Promise<void> {
+  log(`installing ${packages.join(' ')} with apt-get (first run only; this can take a few minutes)`)
+  await aptInstall(packages, log)
+  await disableBootServices(packages, log)
 }
 
 function manualInstallMessage(missing: SystemTool[], packages: string[], isRoot: boolean): string {
@@ -57,8 +76,10 @@ function manualInstallMessage(missing: SystemTool[], packages: string[], isRoot:
 
 async function aptInstall(packages: string[], log: Log): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  // Another apt-get (unattended upgrades, a second checkout's install) holds the lock: wait, not fail.
+  const lockWait = ['-o', 'DPkg::Lock::Timeout=300']
   // A policy-rc.d that exits 101 tells the packages' maintainer scripts not to start their services, which
-  // would otherwise grab 5432 and 6379 the moment they are installed.
+  // would otherwise grab 5432, 6379 and 80 the moment they are installed.
   const addedPolicy = !existsSync(POLICY_RC_D)
   if (addedPolicy) {
     await writeFile(POLICY_RC_D, '#!/bin/sh\n# temporary, from @adtrack/local-stack\nexit 101\n', {
@@ -68,11 +89,11 @@ async function aptInstall(packages: string[], log: Log): Promise<void> {
   try {
     if (!aptUpdated) {
       log('apt-get update')
-      await runChecked('apt-get', ['update'], { env })
+      await runChecked('apt-get', [...lockWait, 'update'], { env })
       aptUpdated = true
     }
     log(`apt-get install ${packages.join(' ')}`)
-    await runChecked('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {
+    await runChecked('apt-get', [...lockWait, 'install', '-y', '--no-install-recommends', ...packages], {
       env,
       onLine: (line) => {
         if (line.startsWith('Setting up ')) log(`  ${line.trim()}`)

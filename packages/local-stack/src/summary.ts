@@ -5,7 +5,8 @@ export interface SummaryInput {
   postgresUrl: string
   redisUrl: string
   kafkaBrokers: string[]
-  logs: { services: string; postgres: string; redis: string; kafka: string }
+  /** gateway: the directory of nginx's log and access log, only in `up`. */
+  logs: { services: string; postgres: string; redis: string; kafka: string; gateway?: string }
 }
 
 const row = (label: string, value: string) => `  ${label.padEnd(15)}${value}`
@@ -26,12 +27,14 @@ export function upSummary(input: SummaryInput): string {
   return [
     '',
     'ad-tracking is running',
-    row('gateway', `${gateway}   (/ads/click* -> ingest-api, everything else -> analytics-api)`),
+    row('gateway', `${gateway}   nginx with deploy/compose/nginx (the Ingress's routes)`),
+    row('', '/ads/click and /ads/clicks -> ingest-api, everything else -> analytics-api'),
     row('ingest-api', `${local(ports.ingest)}   metrics ${local(ports.ingestMetrics, '/metrics')}`),
     row('analytics-api', `${local(ports.analytics)}   metrics ${local(ports.analyticsMetrics, '/metrics')}`),
     row('click-worker', `metrics ${local(ports.workerMetrics, '/metrics')}`),
     ...dependencyRows(input),
     row('service logs', input.logs.services),
+    ...(input.logs.gateway ? [row('gateway logs', `${input.logs.gateway}/nginx.log, access.log`)] : []),
     '',
     'Try:',
     `  curl -X GET ${gateway}/ads`,

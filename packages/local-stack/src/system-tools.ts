@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readdirSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
 /** Programs the stack runs that come from the operating system rather than from npm or Maven. */
-export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven'
+export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven' | 'nginx'
 
 /** The Debian package that provides each tool. */
 export const APT_PACKAGE: Record<SystemTool, string> = {
@@ -10,6 +10,7 @@ export const APT_PACKAGE: Record<SystemTool, string> = {
   redis: 'redis-server',
   java: 'default-jre-headless',
   maven: 'maven',
+  nginx: 'nginx',
 }
 
 /** How each tool is named to a person, and its Homebrew formula. */
@@ -18,6 +19,7 @@ export const TOOL_LABEL: Record<SystemTool, { name: string; brew: string }> = {
   redis: { name: 'redis-server', brew: 'redis' },
   java: { name: 'Java', brew: 'openjdk' },
   maven: { name: 'Maven', brew: 'maven' },
+  nginx: { name: 'nginx', brew: 'nginx' },
 }
 
 const POSTGRES_PROGRAMS = ['postgres', 'initdb', 'pg_isready', 'psql']
@@ -35,6 +37,9 @@ export function locateTool(tool: SystemTool): string | undefined {
     }
     case 'maven':
       return findOnPath('mvn')
+    case 'nginx':
+      // Debian puts it in /usr/sbin, which is not on an ordinary user's PATH.
+      return findOnPath('nginx') ?? (isExecutable('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined)
   }
 }
 

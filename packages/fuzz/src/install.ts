@@ -51,7 +51,7 @@ export async function ensureSchemathesis(): Promise<string> {
   // `<venv>/bin/python -m schemathesis.cli`, never through the absolute paths in its bin/ scripts' shebangs.
   const building = `${venv}.partial-${process.pid}`
   const started = Date.now()
-  log(`installing schemathesis ${SCHEMATHESIS_VERSION} into ${venv} (first use; about 15 s)`)
+  log(`installing schemathesis ${SCHEMATHESIS_VERSION} into ${venv} (first use; 15-25 s)`)
   try {
     // schemathesis 4 needs Python 3.11; say so plainly rather than through a failed pip resolution.
     await run(

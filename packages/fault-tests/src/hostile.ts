@@ -52,7 +52,7 @@ export async function sendHostileClicks(url: string, count: number, ads: string[
 
 /**
  * Writes hostile click records straight to the clicks topic, as bytes a producer could send whatever
- * the edge refuses: valid by the ClickMessage contract, refused by Postgres. Keyed like real clicks,
+ * the edge refuses: refused by Postgres, or by the worker's contract check. Keyed like real clicks,
  * so they share partitions with the load. Returns their click ids.
  */
 export async function produceHostileRecords(
@@ -69,10 +69,12 @@ export async function produceHostileRecords(
     click_id: randomUUID(),
     ad_id: ads[i % ads.length] as string,
     playback_time: i % 3600,
-    received_at: new Date().toISOString(),
+    // NOTE: half carry NUL (refused by Postgres today, by the contract once it rules free text), half a
+    // year 0 receive time, valid by the contract and refused by Postgres either way.
+    received_at: i % 2 ? '0000-01-01T00:00:00Z' : new Date().toISOString(),
     ip: '203.0.113.66',
-    user_agent: i % 2 ? 'Mozilla/5.0 \u0000 Hostile' : 'Mozilla/5.0 Hostile',
-    viewer_id: HOSTILE_VIEWER_IDS[i % HOSTILE_VIEWER_IDS.length],
+    user_agent: i % 4 === 0 ? 'Mozilla/5.0 \u0000 Hostile' : 'Mozilla/5.0 Hostile',
+    ...(i % 2 ? {} : { viewer_id: HOSTILE_VIEWER_IDS[i % HOSTILE_VIEWER_IDS.length] }),
   }))
   try {
     await producer.send({

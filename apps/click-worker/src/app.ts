@@ -1,13 +1,14 @@
 import { deadLetterTopic, redisKeys, type WorkerConfig } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel'
+import { CircuitState } from 'cockatiel'
 import type { Redis } from 'ioredis'
 import type { Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { ClassifyRules } from './classify.js'
 import { KafkaDeadLetters } from './dead-letters.js'
+import { type BatchContext, handleBatch, storesBreaker } from './handle-batch.js'
 import type { WorkerMetrics } from './metrics.js'
-import { type ClickStores, recordClicks, StoreError } from './record-clicks.js'
+import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
 export interface WorkerDeps {
@@ -61,16 +62,29 @@ export function buildWorker(
   }
   // NOTE: one breaker for the stores of all partitions: when Postgres or Redis is down every partition
   // fails alike, and once it opens, partitions wait out the cool-down instead of each hammering it.
-  const breaker = circuitBreaker(handleAll, {
-    halfOpenAfter: 5000,
-    breaker: new ConsecutiveBreaker(5),
-  })
+  const breaker = storesBreaker()
   breaker.onStateChange((state) => {
     metrics.breakerState.set(state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 1 : 2)
     logger.warn({ state: CircuitState[state] }, 'stores circuit breaker changed state')
   })
-  const failures = new Map<number, number>()
   const resumeTimers = new Set<NodeJS.Timeout>()
+  const batchContext: BatchContext = {
+    record: (batch) => recordClicks(batch, stores),
+    guard: (work) => breaker.execute(work),
+    seek: (position) => consumer.seek(position),
+    later: (fn, ms) => {
+      const timer = setTimeout(() => {
+        resumeTimers.delete(timer)
+        fn()
+      }, ms)
+      resumeTimers.add(timer)
+    },
+    now: Date.now,
+    retryDelayMs,
+    failures: new Map(),
+    metrics,
+    logger,
+  }
   let joined = false
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true
@@ -99,69 +113,8 @@ export function buildWorker(
       await consumer.run({
         partitionsConsumedConcurrently: 2,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return
-          const { topic, partition } = batch
-          const stopTimer = metrics.batchSeconds.startTimer()
-          let outcome: Awaited<ReturnType<typeof recordClicks>>
-          try {
-            outcome = await breaker.execute(() =>
-              recordClicks({ topic, partition, records: batch.messages }, stores),
-            )
-          } catch (err) {
-            // Postgres, Redis or the dead-letter topic failed. Nothing was committed, so pause this
-            // partition, rewind it to the batch's start and fetch it again after a backoff: no crash
-            // loop, and the replay is harmless because recordClicks is idempotent.
-            const attempt = (failures.get(partition) ?? 0) + 1
-            failures.set(partition, attempt)
-            const delay = err instanceof BrokenCircuitError ? 5000 : retryDelayMs(attempt)
-            metrics.batchFailures.inc()
-            // NOTE: a batch waiting out a reconciliation is not a store failure.
-            if (err instanceof StoreError && !/RECONCILING/.test(err.message))
-              metrics.storeErrors.inc({ store: err.store })
-            logger.warn(
-              {
-                err: err instanceof BrokenCircuitError ? 'circuit open' : err,
-                partition,
-                attempt,
-                retryInMs: delay,
-              },
-              'batch failed; partition paused',
-            )
-            const resume = pause()
-            consumer.seek({
-              topic,
-              partition,
-              offset: batch.firstOffset() ?? batch.messages[0]?.offset ?? '0',
-            })
-            const timer = setTimeout(() => {
-              resumeTimers.delete(timer)
-              resume()
-            }, delay)
-            resumeTimers.add(timer)
-            return
-          }
-          stopTimer()
-          failures.delete(partition)
-          if (!outcome) return
-          metrics.batchSize.observe(batch.messages.length)
-          metrics.partitionLag.set({ partition: String(partition) }, Number(batch.offsetLag()))
-          metrics.clicks.inc({ result: 'counted' }, outcome.counted)
-          for (const [reason, n] of Object.entries(outcome.invalid)) {
-            metrics.clicks.inc({ result: 'invalid' }, n)
-            metrics.invalidClicks.inc({ reason }, n)
-          }
-          metrics.clicks.inc({ result: 'duplicate' }, outcome.duplicates)
-          metrics.clicks.inc({ result: 'rejected' }, outcome.rejected.length)
-          for (const r of outcome.rejected) {
-            logger.warn({ partition, offset: r.offset, reason: r.reason }, 'record sent to dead-letter topic')
-          }
-          const newest = batch.messages.at(-1)
-          if (newest)
-            metrics.endToEndSeconds.observe(Math.max(0, Date.now() - Number(newest.timestamp)) / 1000)
-          // Postgres and Redis hold everything up to here: only now may the offset be committed.
-          resolveOffset(outcome.lastOffset)
-          await heartbeat()
+        eachBatch: async (payload) => {
+          await handleBatch(payload, batchContext)
         },
       })
     },

@@ -6,7 +6,7 @@ export function createWorkerMetrics() {
   collectDefaultMetrics({ register: registry })
   const storeErrors = new Counter({
     name: 'worker_store_errors_total',
-    help: 'Failed operations of a partition batch, by store: postgres, redis, or kafka (the dead-letter topic).',
+    help: 'Failed operations of a partition batch, by store: postgres, redis, or kafka (the dead-letter topic); a record a store refused for its content counts once per delivery.',
     labelNames: ['store'],
     registers: [registry],
   })
@@ -28,7 +28,7 @@ export function createWorkerMetrics() {
     }),
     clicks: new Counter({
       name: 'worker_clicks_total',
-      help: 'Records processed, by result: counted (valid), invalid (invalid traffic, stored with a reason), duplicate (click id already owned), rejected (not a click message; dead-lettered).',
+      help: 'Records processed, by result: counted (valid), invalid (invalid traffic, stored with a reason), duplicate (click id already owned), rejected (not a click message; dead-lettered), refused (a click a store refused for its content; dead-lettered).',
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -7,6 +7,7 @@ import { insertClicks } from './postgres-store.js'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
+import { ReconcilingError } from './store-errors.js'
 
 // Each test gets its own database (so Postgres holds only its clicks), key prefix and topic name.
 let db: Awaited<ReturnType<typeof createTestDatabase>>
@@ -144,7 +145,7 @@ describe('reconcileCounts', () => {
     await redis.set(keys.reconcileLock(topic), 'someone-else', 'PX', 10_000)
     await expect(
       recordClicks({ topic, partition: 0, records: asRecords([click('a')], 0) }, stores),
-    ).rejects.toThrow(/RECONCILING/)
+    ).rejects.toBeInstanceOf(ReconcilingError)
     await expect(reconcileCounts({ sql: db.sql, redis, keys, topic })).rejects.toBeInstanceOf(
       ReconcileBusyError,
     )

@@ -16,8 +16,9 @@ import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
 import { insertClicks } from './postgres-store.js'
-import { type KafkaRecord, recordClicks, StoreError } from './record-clicks.js'
+import { type KafkaRecord, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
+import { StoreError } from './store-errors.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis

@@ -1,30 +1,12 @@
 import { createHash } from 'node:crypto'
-import type { ClickMessage } from '@adtrack/contracts'
+import type { ClickMessage, InvalidReason } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import { type ClassifyRules, classifyClicks } from './classify.js'
 import type { DeadLetterSink } from './dead-letters.js'
 import { decodeClick } from './decode.js'
 import { insertClicks, viewerHistory } from './postgres-store.js'
 import type { RedisCounters } from './redis-store.js'
-
-/** A failure of one of the stores a batch is written to; the worker counts these by store. */
-export class StoreError extends Error {
-  constructor(
-    readonly store: 'postgres' | 'redis' | 'kafka',
-    cause: unknown,
-  ) {
-    super(`${store}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
-    this.name = 'StoreError'
-  }
-}
-
-async function inStore<T>(store: StoreError['store'], work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (err) {
-    throw new StoreError(store, err)
-  }
-}
+import { inStore, RefusedByStoreError, type StoreName } from './store-errors.js'
 
 export interface KafkaRecord {
   offset: string
@@ -63,6 +45,8 @@ export interface BatchOutcome {
   duplicates: number
   /** Records that failed validation; they are on the dead-letter topic. */
   rejected: Rejected[]
+  /** Valid records that a store refused for their content; they are on the dead-letter topic. */
+  refused: (Rejected & { store: StoreName })[]
 }
 
 /** A viewer is the player's viewer_id, or else its IP and user agent, hashed (short, and no raw IP). */
@@ -74,31 +58,105 @@ export const viewerId = (click: ClickMessage): string =>
 /**
  * The worker's whole per-batch job, as a function of the records and the stores: validate (invalid
  * records to the dead-letter topic), classify invalid traffic, write Postgres (the source of truth),
- * then Redis, and say which offset is now safe to commit.
+ * then Redis, and say which offset is now safe to commit. Records a store refuses for their content
+ * go to the dead-letter topic too, with the store's reason; the rest are counted.
  * Running it twice on the same records changes nothing the second time.
  */
 export async function recordClicks(batch: PartitionBatch, stores: ClickStores): Promise<BatchOutcome | null> {
   const last = batch.records.at(-1)
   if (!last) return null
-  const valid: { click: ClickMessage; offset: string; viewerId: string }[] = []
+  const valid: ValidRecord[] = []
   const rejected: Rejected[] = []
   for (const record of batch.records) {
     const decoded = decodeClick(record.value)
+    const key = record.key ?? null
     if (decoded.ok)
-      valid.push({ click: decoded.click, offset: record.offset, viewerId: viewerId(decoded.click) })
-    else
-      rejected.push({
+      valid.push({
+        click: decoded.click,
         offset: record.offset,
-        reason: decoded.reason,
-        key: record.key ?? null,
+        viewerId: viewerId(decoded.click),
+        key,
         value: record.value,
       })
+    else rejected.push({ offset: record.offset, reason: decoded.reason, key, value: record.value })
   }
   // A poison record must never block its partition: park it, with why, before moving past it.
-  await stores.deadLetters.send(
-    rejected.map((r) => ({ ...r, topic: batch.topic, partition: batch.partition })),
+  await inStore('kafka', () =>
+    stores.deadLetters.send(rejected.map((r) => ({ ...r, topic: batch.topic, partition: batch.partition }))),
   )
+  const refused: BatchOutcome['refused'] = []
+  const owned = await storeIsolatingRefused(batch, valid, last.offset, stores, refused)
+  const invalid: Record<string, number> = {}
+  for (const v of owned) if (v.reason) invalid[v.reason] = (invalid[v.reason] ?? 0) + 1
+  return {
+    lastOffset: last.offset,
+    counted: owned.filter((v) => !v.reason).length,
+    invalid,
+    duplicates: valid.length - owned.length - refused.length,
+    rejected,
+    refused,
+  }
+}
 
+interface ValidRecord {
+  click: ClickMessage
+  offset: string
+  viewerId: string
+  key: Buffer | null
+  value: Buffer | null
+}
+type OwnedRecord = ValidRecord & { reason: InvalidReason | null }
+
+/**
+ * Stores `clicks` (in offset order) and raises the partition's Redis mark to `markOffset`; when a store
+ * refuses them for their content, halves them until the refused records stand alone, sends each of
+ * those to the dead-letter topic and stores the rest. Returns the records that own their click.
+ * TRICKY: the halves run in order, and each raises the Redis mark only to its own last offset, so the
+ * mark never passes a record that is not yet applied; a refused record is on the dead-letter topic
+ * before any later half moves the mark past it. On redelivery the same records fail the same way
+ * (Postgres holds none of them) and go the same way; the others are no-ops in both stores.
+ * A transient error in any half propagates: nothing is committed and the whole batch is retried.
+ */
+async function storeIsolatingRefused(
+  batch: PartitionBatch,
+  clicks: ValidRecord[],
+  markOffset: string,
+  stores: ClickStores,
+  refused: BatchOutcome['refused'],
+): Promise<OwnedRecord[]> {
+  try {
+    return await storeClicks(batch, clicks, markOffset, stores)
+  } catch (err) {
+    if (!(err instanceof RefusedByStoreError) || clicks.length === 0) throw err
+    const [only] = clicks
+    if (clicks.length === 1 && only) {
+      const letter = { offset: only.offset, reason: err.reason, key: only.key, value: only.value }
+      await inStore('kafka', () =>
+        stores.deadLetters.send([{ ...letter, topic: batch.topic, partition: batch.partition }]),
+      )
+      refused.push({ ...letter, store: err.store })
+      // The record is handled: move the mark past it, as for a batch with nothing to count.
+      // NOTE: a refusal by Redis leaves the click in Postgres, the source of truth, which reconciliation
+      // copies to Redis; on redelivery the record is below the mark and Redis skips it.
+      await inStore('redis', () => stores.counters.apply(batch.topic, batch.partition, markOffset, []))
+      return []
+    }
+    const half = Math.ceil(clicks.length / 2)
+    const head = clicks.slice(0, half)
+    const headMark = head.at(-1)?.offset ?? markOffset
+    const first = await storeIsolatingRefused(batch, head, headMark, stores, refused)
+    const rest = await storeIsolatingRefused(batch, clicks.slice(half), markOffset, stores, refused)
+    return [...first, ...rest]
+  }
+}
+
+/** Classifies, writes Postgres then Redis; every record up to `markOffset` is then applied. */
+async function storeClicks(
+  batch: PartitionBatch,
+  valid: ValidRecord[],
+  markOffset: string,
+  stores: ClickStores,
+): Promise<OwnedRecord[]> {
   const history = valid.length
     ? await inStore('postgres', () => viewerHistory(stores.sql, valid, stores.rules.repeatWindowMs))
     : { perHour: new Map(), lastClick: new Map(), activeAds: new Set<string>() }
@@ -106,19 +164,24 @@ export async function recordClicks(batch: PartitionBatch, stores: ClickStores): 
   const stored = await inStore('postgres', () =>
     insertClicks(
       stores.sql,
-      valid.map((v, i) => ({ ...v, partition: batch.partition, reason: verdicts[i]?.reason ?? null })),
+      valid.map((v, i) => ({
+        click: v.click,
+        offset: v.offset,
+        viewerId: v.viewerId,
+        partition: batch.partition,
+        reason: verdicts[i]?.reason ?? null,
+      })),
     ),
   )
   const owned = valid.flatMap((v) => {
     const row = stored.get(v.click.click_id)
     return row && row.owner === `${batch.partition}:${v.offset}` ? [{ ...v, reason: row.reason }] : []
   })
-
   await inStore('redis', () =>
     stores.counters.apply(
       batch.topic,
       batch.partition,
-      last.offset,
+      markOffset,
       owned.map((v) => ({
         offset: v.offset,
         adId: v.click.ad_id,
@@ -129,13 +192,5 @@ export async function recordClicks(batch: PartitionBatch, stores: ClickStores): 
       })),
     ),
   )
-  const invalid: Record<string, number> = {}
-  for (const v of owned) if (v.reason) invalid[v.reason] = (invalid[v.reason] ?? 0) + 1
-  return {
-    lastOffset: last.offset,
-    counted: owned.filter((v) => !v.reason).length,
-    invalid,
-    duplicates: valid.length - owned.length,
-    rejected,
-  }
+  return owned
 }

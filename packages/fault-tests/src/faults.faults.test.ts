@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { deadLetterTopic } from '@adtrack/contracts'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { produceHostileRecords, readDeadLetteredClicks, sendHostileClicks } from './hostile.js'
 import { ClickLoad } from './load.js'
 import { FaultRig, printTable, type Scenario, type ScenarioRow } from './rig.js'
 
@@ -164,7 +165,7 @@ describe('no acknowledged click is lost or counted twice', () => {
       logLevel: logLevel.NOTHING,
     })
     const topic = s.env.KAFKA_TOPIC as string
-    await run(s, load, async () => {
+    const { row } = await run(s, load, async () => {
       await pause(3000)
       const producer = kafka.producer()
       await producer.connect()
@@ -194,5 +195,59 @@ describe('no acknowledged click is lost or counted twice', () => {
       ['{"this is": "not a click"', JSON.stringify({ v: 1, ad_id: '3', playback_time: 99_999 })].sort(),
     )
     expect(letters.every((l) => l.reason.length > 0)).toBe(true)
+    row.deadLettered = letters.length
+  })
+
+  it('hostile records, refused by Postgres (or by the contract once it rules text), are dead-lettered; their partitions keep counting', async () => {
+    const s = await rig.scenario('hostile record')
+    await s.start('ingest-api')
+    await s.start('click-worker')
+    const ads = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']
+    const load = new ClickLoad(clickUrl(s), {
+      ratePerSecond: 100,
+      maxClicks: 1500,
+      giveUpAfterMs: 60_000,
+    }).start()
+    const topic = s.env.KAFKA_TOPIC as string
+    const brokers = rig.stack.kafka.brokers
+    try {
+      await pause(3000)
+      // Through the edge (acknowledged today; refused there once ingest refuses NUL), and straight into
+      // Kafka (whatever the edge does), on the partitions of every ad, while the load goes on.
+      const viaIngest = await sendHostileClicks(clickUrl(s), 20, ads)
+      const direct = await produceHostileRecords(brokers, topic, 20, ads)
+      const ackedAfterHostile = load.acknowledgedCount
+      await pause(6000) // later clicks on the same partitions
+      const result = await load.stop()
+      const normal = { acknowledged: result.acknowledged.size, attempted: result.attempted.size }
+      const hostile = new Set([...viaIngest.acknowledged.keys(), ...direct])
+      const letters = await readDeadLetteredClicks(brokers, topic, hostile)
+      for (const [id, ad] of viaIngest.acknowledged) {
+        result.acknowledged.set(id, ad)
+        result.attempted.add(id)
+      }
+      const row = await s.verify(result, new Set([...hostile].filter((id) => letters.has(id))))
+      rows.push(row)
+      expect(row.lost, 'acknowledged clicks neither in Postgres nor dead-lettered').toBe(0)
+      expect(row.duplicated, 'clicks counted twice in Redis').toBe(0)
+      expect(row.redisDrift, 'Redis counts differing from Postgres').toBe(0)
+      expect(row.phantom, 'clicks in Postgres nobody sent').toBe(0)
+      expect(row.deadLettered, 'hostile records on the dead-letter topic').toBe(hostile.size)
+      const reasons = [...letters.values()]
+      expect(reasons.every((r) => /^postgres 22\w{3}: |^does not match ClickMessage/.test(r))).toBe(true)
+      expect(
+        reasons.filter((r) => /^postgres 2200[78]: /.test(r)),
+        'year 0, refused by Postgres',
+      ).toHaveLength(direct.length / 2)
+      // Every normal click was acknowledged and is in Postgres, those sent after the hostile ones too.
+      expect(normal.acknowledged, 'normal clicks never acknowledged').toBe(normal.attempted)
+      expect(row.inPostgres).toBe(normal.acknowledged)
+      expect(
+        normal.acknowledged - ackedAfterHostile,
+        'clicks acknowledged after the hostile ones',
+      ).toBeGreaterThan(100)
+    } finally {
+      await s.close()
+    }
   })
 })

@@ -21,6 +21,8 @@ export interface ScenarioRow {
   redisDrift: number
   lost: number
   duplicated: number
+  /** Records of the scenario on the dead-letter topic (refused by the contract or by a store). */
+  deadLettered: number
 }
 
 /**
@@ -106,19 +108,24 @@ export class Scenario {
 
   /**
    * Waits for the pipeline to settle, then compares what the load was promised (2xx) with what the
-   * stores hold. Lost: acknowledged but not in Postgres. Duplicated: counted more than once in Redis.
+   * stores hold. Lost: acknowledged but neither in Postgres nor on the dead-letter topic (`deadLettered`:
+   * the click ids found there, with the store's reason). Duplicated: counted more than once in Redis.
    * Drift: |Redis - Postgres| summed over ads.
    */
-  async verify(load: LoadResult): Promise<ScenarioRow & { phantom: number; unacknowledgedStored: number }> {
+  async verify(
+    load: LoadResult,
+    deadLettered: ReadonlySet<string> = new Set(),
+  ): Promise<ScenarioRow & { phantom: number; unacknowledgedStored: number }> {
     const acked = load.acknowledged
+    const expected = [...acked.keys()].filter((id) => !deadLettered.has(id)).length
     await waitFor(
       async () => {
         const [row] = await this.sql<
           { n: number }[]
         >`select count(*)::int as n from clicks where click_id = any(${[...acked.keys()]})`
-        return (row?.n ?? 0) >= acked.size ? true : undefined
+        return (row?.n ?? 0) >= expected ? true : undefined
       },
-      { timeoutMs: 90_000, intervalMs: 500, what: `${acked.size} acknowledged clicks in Postgres` },
+      { timeoutMs: 90_000, intervalMs: 500, what: `${expected} acknowledged clicks in Postgres` },
     ).catch(() => undefined) // a loss is reported by the row below, not as a timeout
     // Per ad and kind (valid, or each invalid reason): what Postgres holds and what Redis says.
     const pgCounts = async () =>
@@ -159,7 +166,7 @@ export class Scenario {
     const stored = new Set(
       (await this.sql<{ click_id: string }[]>`select click_id from clicks`).map((r) => r.click_id),
     )
-    const lost = [...acked.keys()].filter((id) => !stored.has(id)).length
+    const lost = [...acked.keys()].filter((id) => !stored.has(id) && !deadLettered.has(id)).length
     const phantom = [...stored].filter((id) => !load.attempted.has(id)).length
     const unacknowledgedStored = [...stored].filter((id) => !acked.has(id)).length
     return {
@@ -169,6 +176,7 @@ export class Scenario {
       redisDrift: drift,
       lost,
       duplicated,
+      deadLettered: deadLettered.size,
       phantom,
       unacknowledgedStored,
     }
@@ -182,9 +190,19 @@ export class Scenario {
 }
 
 export function printTable(rows: ScenarioRow[]): string {
-  const head = ['scenario', 'acknowledged', 'in Postgres', 'Redis drift', 'lost', 'duplicated']
+  const head = [
+    'scenario',
+    'acknowledged',
+    'in Postgres',
+    'Redis drift',
+    'lost',
+    'duplicated',
+    'dead-lettered',
+  ]
   const cells = rows.map((r) =>
-    [r.scenario, r.acknowledged, r.inPostgres, r.redisDrift, r.lost, r.duplicated].map(String),
+    [r.scenario, r.acknowledged, r.inPostgres, r.redisDrift, r.lost, r.duplicated, r.deadLettered].map(
+      String,
+    ),
   )
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)))
   const line = (c: string[]) =>

@@ -136,6 +136,12 @@ describe('time ranges', () => {
     expect400(await analytics(query), 'BAD_TIME_RANGE', '`from` must be earlier than `to`')
   })
 
+  it('`to` alone counts everything before it, however early', async () => {
+    const res = await analytics('to=0353-02-28T11:18:31Z')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ ad_id: 'existing', click_count: 0 })
+  })
+
   it('the far edge of what is allowed still answers', async () => {
     const res = await series('from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59.999Z&granularity=hour')
     expect(res.statusCode).toBe(200)
@@ -147,8 +153,12 @@ describe('methods and paths', () => {
   it.each([
     ['DELETE', '/ads', 'GET, HEAD, POST'],
     ['PUT', '/ads/existing', 'DELETE, GET, HEAD, PATCH'],
-    // PATCH and DELETE /ads/:id match /ads/analytics too (Fastify would route them there).
-    ['POST', '/ads/analytics', 'DELETE, GET, HEAD, PATCH'],
+    // /ads/analytics and /ads/top are resources of their own, though PATCH and DELETE /ads/:id match them
+    // in the router: those methods are refused there, not handed to the ad of that id.
+    ['POST', '/ads/analytics', 'GET, HEAD'],
+    ['DELETE', '/ads/analytics', 'GET, HEAD'],
+    ['PATCH', '/ads/top', 'GET, HEAD'],
+    ['OPTIONS', '/ads/top', 'GET, HEAD'],
     ['DELETE', '/ads/existing/analytics/timeseries', 'GET, HEAD'],
     ['POST', '/readyz', 'GET, HEAD'],
   ])('%s %s is a 405 with Allow: %s', async (method, url, allow) => {

@@ -11,6 +11,8 @@ beforeAll(async () => {
   app.post('/things', async () => ({}))
   app.get('/things/:id', async () => ({}))
   app.delete('/things/:id', async () => null)
+  // A static sibling of /things/:id: it answers GET only, though the router would send DELETE to :id.
+  app.get('/things/top', async () => [])
   await app.register(
     async (scoped) => {
       scoped.patch('/:id/name', async () => ({}))
@@ -49,6 +51,35 @@ describe('a wrong method on a known path', () => {
       error: 'Method Not Allowed',
       code: 'METHOD_NOT_ALLOWED',
     })
+  })
+
+  it('a static path is its own resource: its Allow leaves out the methods of a parametric sibling', async () => {
+    for (const method of ['DELETE', 'OPTIONS', 'POST'] as const) {
+      const res = await app.inject({ method, url: '/things/top' })
+      expect(res.statusCode, method).toBe(405)
+      expect(res.headers.allow).toBe('GET, HEAD')
+    }
+    expect((await app.inject({ method: 'GET', url: '/things/top' })).statusCode).toBe(200)
+    // The parametric route still answers every other id.
+    expect((await app.inject({ method: 'DELETE', url: '/things/42' })).statusCode).toBe(200)
+  })
+
+  it('is decided before the body is read: a missing content type or a malformed body is still a 405', async () => {
+    const noType = await app.inject({
+      method: 'QUERY' as 'GET',
+      url: '/things/42',
+      payload: 'x',
+      headers: {},
+    })
+    expect(noType.statusCode).toBe(405)
+    const malformed = await app.inject({
+      method: 'PUT',
+      url: '/things/42',
+      payload: '{not json',
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(malformed.statusCode).toBe(405)
+    expect(malformed.headers.allow).toBe('DELETE, GET, HEAD')
   })
 
   it('an unknown path stays a 404', async () => {

@@ -22,7 +22,7 @@ export class HttpError extends Error {
  * it does not answer is a 405 with `Allow`, an unknown path a 404. Call it before adding any route.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  const allowedMethods = trackAllowedMethods(app)
+  const methods = trackAllowedMethods(app)
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
@@ -36,18 +36,24 @@ export function installErrorHandling(app: FastifyInstance): void {
       code: err instanceof HttpError ? err.code : validation ? 'VALIDATION_FAILED' : fastifyCode,
     })
   })
-  app.setNotFoundHandler((request, reply) => {
+  // NOTE: a preParsing hook, not the not-found handler: it runs before the body is read, so a wrong method
+  // with an odd body (none, a malformed one, an unknown content type) is still a 405, not a 400 or 415.
+  app.addHook('preParsing', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/'
-    const allowed = allowedMethods(path)
-    if (allowed.length > 0) {
-      reply.code(405).header('allow', allowed.join(', '))
-      return reply.send({
-        statusCode: 405,
-        error: 'Method Not Allowed',
-        message: `${path} does not answer ${request.method}; it answers ${allowed.join(', ')}`,
-        code: 'METHOD_NOT_ALLOWED',
-      })
-    }
+    const routed = request.routeOptions.url
+    const wrongMethod = request.is404 || (routed !== undefined && methods.shadowed(path, routed))
+    if (!wrongMethod) return
+    const allowed = methods.allowed(path)
+    if (allowed.length === 0) return
+    reply.code(405).header('allow', allowed.join(', '))
+    return reply.send({
+      statusCode: 405,
+      error: 'Method Not Allowed',
+      message: `${path} does not answer ${request.method}; it answers ${allowed.join(', ')}`,
+      code: 'METHOD_NOT_ALLOWED',
+    })
+  })
+  app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({
       statusCode: 404,
       error: 'Not Found',

@@ -53,8 +53,10 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
 
   // Players send JSON under whatever content type is convenient: application/json, text/plain from
   // navigator.sendBeacon, or the form type `curl -d` uses. Every body is parsed as JSON.
+  // NOTE: a `__proto__` or `constructor.prototype` key is removed, not refused: like any field a click does
+  // not name it is ignored, so a click that carries one still counts (and never reaches an object's prototype).
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('remove', 'remove'))
 
   installErrorHandling(app)
   echoRequestId(app)

@@ -120,6 +120,29 @@ describe('POST /ads/click', () => {
   })
 })
 
+describe("keys that name an object's prototype", () => {
+  // A JSON key `__proto__` is harmless as data, but Fastify's parser refuses it by default: here it is
+  // dropped like any field a click does not name, so the click still counts.
+  const body =
+    '{"ad_id":"ad-1","playback_time":4,"click_id":"proto-click-1","__proto__":{"admin":true},' +
+    '"constructor":{"prototype":{"x":1}}}'
+
+  it('POST /ads/click: the click is recorded without them', async () => {
+    const res = await app.inject({ method: 'POST', url: '/ads/click', payload: body })
+    expect(res.statusCode).toBe(202)
+    expect(produced).toHaveLength(1)
+    expect(Object.keys(produced[0] ?? {})).not.toContain('__proto__')
+    expect(produced[0]?.click_id).toBe('proto-click-1')
+  })
+
+  it('POST /ads/clicks: an item that carries them is recorded', async () => {
+    const res = await app.inject({ method: 'POST', url: '/ads/clicks', payload: `[${body}]` })
+    expect(res.statusCode).toBe(200)
+    expect(res.json().accepted).toBe(1)
+    expect(produced.map((m) => m.click_id)).toEqual(['proto-click-1'])
+  })
+})
+
 describe('POST /ads/clicks', () => {
   it.each(HOSTILE_VIEWER_IDS)(
     'rejects an item whose viewer_id has %s, naming it, and records the others',

@@ -32,7 +32,10 @@ export const INVALID_REASONS: InvalidReason[] = ['bot', 'repeat', 'over_budget',
 /** Upper bound on playback position, in seconds, as the system we replace enforced. */
 export const MAX_PLAYBACK_SECONDS = 3600
 
-/** `POST /ads/click` body. */
+/**
+ * `POST /ads/click` body. Fields it does not name are ignored, not refused: players add their own, and a
+ * click is worth more than its extras (the Kafka message is built from these fields alone).
+ */
 export const ClickRequest = Type.Object(
   {
     ad_id: AdId,
@@ -45,7 +48,7 @@ export const ClickRequest = Type.Object(
     click_id: Type.Optional(ClickId),
     viewer_id: Type.Optional(ViewerId),
   },
-  { $id: 'ClickRequest', additionalProperties: false },
+  { $id: 'ClickRequest', description: 'A click. Fields other than these are ignored, not refused.' },
 )
 export type ClickRequest = Type.Static<typeof ClickRequest>
 

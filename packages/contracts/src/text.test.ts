@@ -9,6 +9,7 @@ import {
   FreeText,
   HTTP_URL_PATTERN,
   NON_BLANK_TEXT_PATTERN,
+  publishedPattern,
 } from './index.js'
 
 // The same rule must hold in both validators the services use: TypeBox's Compile (batch items, admin
@@ -48,6 +49,21 @@ describe.each(Object.entries(validators))('free text, by %s', (_name, check) => 
   ])('accepts %s', (_what, value) => {
     expect(check(value)).toBe(true)
   })
+})
+
+describe('the published patterns', () => {
+  it.each([FREE_TEXT_PATTERN, NON_BLANK_TEXT_PATTERN, HTTP_URL_PATTERN])(
+    '%s is published without the surrogate range, and still refuses every control character',
+    (pattern) => {
+      const published = publishedPattern(pattern)
+      expect(published).not.toMatch(/\\uD[89A-F]/i)
+      const regexp = new RegExp(published, 'u')
+      for (const control of ['\u0000', '\u0008', '\n', '\u001F', '\u007F', '\u0085', '\u009F']) {
+        expect(regexp.test(`https://x.example/a${control}b`), JSON.stringify(control)).toBe(false)
+      }
+      expect(regexp.test('https://x.example/\uD83D\uDE00')).toBe(true)
+    },
+  )
 })
 
 describe('the composed patterns', () => {

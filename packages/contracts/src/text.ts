@@ -15,6 +15,18 @@ import { type TStringOptions, Type } from 'typebox'
  */
 export const FORBIDDEN_TEXT_CLASS = '\\u0000-\\u0008\\u000A-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF'
 
+/** The lone-surrogate part of FORBIDDEN_TEXT_CLASS: only a UTF-16 string (JavaScript's) can hold one. */
+const SURROGATE_RANGE = '\\uD800-\\uDFFF'
+
+/**
+ * A pattern as the published API description gives it: without the surrogate range, which regular
+ * expression engines over Unicode text (Rust's, which schemathesis validates with; Python's) cannot hold,
+ * and which makes such a tool drop the whole pattern. What such a client sends is Unicode text, so it
+ * never carries a lone surrogate; a JavaScript client that sends one (a `"\ud800"` JSON escape) is still
+ * refused by the full pattern the server validates with.
+ */
+export const publishedPattern = (pattern: string): string => pattern.replaceAll(SURROGATE_RANGE, '')
+
 /** Any text without a forbidden character (the empty string too; minLength says otherwise). */
 export const FREE_TEXT_PATTERN = `^[^${FORBIDDEN_TEXT_CLASS}]*$`
 

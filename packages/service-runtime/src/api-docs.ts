@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import { ErrorBody } from '@adtrack/contracts'
+import { ErrorBody, publishedPattern } from '@adtrack/contracts'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifySchema } from 'fastify'
@@ -55,6 +55,10 @@ export async function registerApiDocs(app: FastifyInstance, opts: ApiDocsOptions
       schema: PROBE_PATHS.has(url) ? { ...schema, hide: true } : describeForClients(schema),
       url,
     }),
+    transformObject: (document) =>
+      withPublishedPatterns(
+        'openapiObject' in document ? document.openapiObject : document.swaggerObject,
+      ) as object,
   })
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX })
 }
@@ -87,6 +91,18 @@ function describeForClients(schema: FastifySchema): FastifySchema {
     )
   }
   return out
+}
+
+/** A copy of the description with every `pattern` as contracts publishes it (see publishedPattern). */
+function withPublishedPatterns(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withPublishedPatterns)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key,
+      key === 'pattern' && typeof inner === 'string' ? publishedPattern(inner) : withPublishedPatterns(inner),
+    ]),
+  )
 }
 
 function defaultDescription(status: string): string {

@@ -18,7 +18,12 @@ const TO_EXAMPLE = '2026-01-01T01:00:00.000Z'
 export const AnalyticsQuery = Type.Object(
   {
     ad_id: AdId,
-    from: Type.Optional(RangeBound('Count only clicks received at or after this time.', FROM_EXAMPLE)),
+    from: Type.Optional(
+      RangeBound(
+        'Count only clicks received at or after this time; without it, from the earliest time there is.',
+        FROM_EXAMPLE,
+      ),
+    ),
     to: Type.Optional(RangeBound('Count only clicks received before this time.', TO_EXAMPLE)),
   },
   { additionalProperties: false },

@@ -201,12 +201,14 @@ const EARLIEST_MS = Date.parse(EARLIEST_TIME)
 const LATEST_MS = Date.parse(LATEST_TIME)
 
 /**
- * [from, to) in epoch ms from optional ISO strings; defaults: to = now, from = to - defaultSpanMs (or the
- * epoch). Every route that takes a range reads it here, so they all refuse the same ranges.
+ * [from, to) in epoch ms from optional ISO strings; defaults: to = now, from = to - defaultSpanMs (or, without
+ * a span, the earliest time accepted, so that `to` alone means "everything before"). Every route that takes
+ * a range reads it here, so they all refuse the same ranges.
  */
 function timeRange(fromText: string | undefined, toText: string | undefined, defaultSpanMs: number) {
   const to = toText === undefined ? Date.now() : Date.parse(toText)
-  const from = fromText === undefined ? (defaultSpanMs ? to - defaultSpanMs : 0) : Date.parse(fromText)
+  const from =
+    fromText === undefined ? (defaultSpanMs ? to - defaultSpanMs : EARLIEST_MS) : Date.parse(fromText)
   // NOTE: a date-time the format accepts may still be one PostgreSQL or toISOString cannot hold (year
   // 0000, or past 9999 once its offset is applied) or none at all (a leap second): refused here, not a 500.
   for (const [name, ms] of [

@@ -2,15 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { loadConfig } from '@adtrack/service-runtime'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { type BatchSender, ClickProducer, type ClickProducerOptions } from './click-producer.js'
-import { createRegistry } from './metrics.js'
+import type { BatchSender, ClickProducerOptions } from './click-producer.js'
+import { createIngest } from './ingest.js'
 import { Spool } from './spool.js'
-import { spoolReadiness } from './spool-readiness.js'
 
 // The HTTP side of durability and load shedding, with a fake Kafka (sendBatch) and a real spool in a
 // temporary directory; nothing listens on the network.
@@ -27,7 +25,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const catalog = { accepts: () => true } as unknown as AdCatalog
+const catalog = { accepts: () => true, age: 0, size: 1 } as unknown as AdCatalog
 
 function kafka(mode: 'up' | 'down') {
   const sent: string[] = []
@@ -46,36 +44,39 @@ async function setup(opts: {
   env?: Record<string, string>
   spoolMaxBytes?: number
   producer?: Partial<ClickProducerOptions>
-  highWaterBytes?: number
+  highWaterPercent?: number
   pressureSampleMs?: number
 }) {
-  const config = loadConfig(IngestConfig, { LOG_LEVEL: 'silent', WRITE_TIMEOUT: '2s', ...opts.env })
-  const spool = await Spool.open({ dir, maxBytes: opts.spoolMaxBytes ?? 1 << 20 })
-  cleanup.push(() => spool.close())
-  const metrics = createRegistry()
-  const producer = new ClickProducer(opts.sender, 'clicks', {
-    lingerMs: 0,
-    maxBatch: 100,
-    minBackoffMs: 1,
-    maxBackoffMs: 2,
-    halfOpenAfterMs: 60_000,
-    spool,
-    ...opts.producer,
-  })
-  cleanup.push(() => producer.close())
-  const readiness = new Readiness({
-    spool: spoolReadiness(producer, spool, opts.highWaterBytes ?? Number.POSITIVE_INFINITY),
-  })
-  const app = await buildApp(config, {
+  const config = {
+    // No rate limit: it would need Redis, and load shedding is what these tests are about.
+    ...loadConfig(IngestConfig, {
+      LOG_LEVEL: 'silent',
+      WRITE_TIMEOUT: '2s',
+      RATE_LIMIT_MAX: '0',
+      ...opts.env,
+    }),
+    // Below the schema's minimum, so set after loading: a spool (and a high-water mark) a click can fill.
+    SPOOL_DIR: dir,
+    SPOOL_MAX_BYTES: opts.spoolMaxBytes ?? 1 << 20,
+    SPOOL_HIGH_WATER_PERCENT: opts.highWaterPercent ?? 100,
+  }
+  const ingest = await createIngest(config, {
+    sender: opts.sender,
     catalog,
-    producer,
-    registry: metrics.registry,
-    readiness,
-    refusedClicks: metrics.refusedClicks,
     pressureSampleMs: opts.pressureSampleMs,
+    producer: {
+      lingerMs: 0,
+      maxBatch: 100,
+      maxInFlight: 1,
+      retries: 0,
+      minBackoffMs: 1,
+      maxBackoffMs: 2,
+      halfOpenAfterMs: 60_000,
+      ...opts.producer,
+    },
   })
-  cleanup.push(() => app.close())
-  return { app, spool, producer, metrics }
+  cleanup.push(() => ingest.close())
+  return ingest
 }
 
 const click = (app: FastifyInstance, clickId: string) =>
@@ -164,7 +165,12 @@ describe('GET /readyz with a spool', () => {
         return []
       },
     }
-    const { app, spool } = await setup({ sender, highWaterBytes: 10, producer: { halfOpenAfterMs: 10 } })
+    const { app, spool } = await setup({
+      sender,
+      spoolMaxBytes: 1000,
+      highWaterPercent: 1, // 10 bytes
+      producer: { halfOpenAfterMs: 10 },
+    })
     expect((await click(app, 'over-the-mark-1')).statusCode).toBe(202)
     const notReady = await app.inject({ url: '/readyz' })
     expect(notReady.statusCode).toBe(503)

@@ -2,23 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ClickMessage, IngestConfig } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { loadConfig } from '@adtrack/service-runtime'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { type BatchSender, ClickProducer } from './click-producer.js'
-import { createRegistry } from './metrics.js'
-import { Spool } from './spool.js'
+import type { BatchSender } from './click-producer.js'
+import { createIngest, type Ingest } from './ingest.js'
 
 // Input meant to hurt: text PostgreSQL cannot store must be refused at the edge (or, for headers that are
 // only stored, cleaned), since the worker would otherwise fail a whole batch on it. A fake Kafka keeps
 // every message produced, so "nothing produced" and "stored cleaned" are seen directly.
 
 let dir: string
+let ingest: Ingest
 let app: FastifyInstance
-let spool: Spool
-let producer: ClickProducer
 const produced: ClickMessage[] = []
 
 beforeAll(async () => {
@@ -29,27 +26,23 @@ beforeAll(async () => {
       return []
     },
   }
-  spool = await Spool.open({ dir, maxBytes: 1 << 20 })
-  producer = new ClickProducer(sender, 'clicks', {
-    lingerMs: 0,
-    maxBatch: 100,
-    minBackoffMs: 1,
-    maxBackoffMs: 2,
-    halfOpenAfterMs: 60_000,
-    spool,
+  const config = loadConfig(IngestConfig, {
+    LOG_LEVEL: 'silent',
+    WRITE_TIMEOUT: '2s',
+    RATE_LIMIT_MAX: '0',
+    SPOOL_DIR: dir,
+    PRODUCE_LINGER_MS: '0',
+    PRODUCE_BATCH_SIZE: '100',
   })
-  const metrics = createRegistry()
-  app = await buildApp(loadConfig(IngestConfig, { LOG_LEVEL: 'silent', WRITE_TIMEOUT: '2s' }), {
-    catalog: { accepts: () => true } as unknown as AdCatalog,
-    producer,
-    registry: metrics.registry,
-    readiness: new Readiness({}),
+  ingest = await createIngest(config, {
+    sender,
+    catalog: { accepts: () => true, age: 0, size: 1 } as unknown as AdCatalog,
+    producer: { maxInFlight: 1, retries: 0, minBackoffMs: 1, maxBackoffMs: 2, halfOpenAfterMs: 60_000 },
   })
+  app = ingest.app
 })
 afterAll(async () => {
-  await app?.close()
-  await producer?.close()
-  await spool?.close()
+  await ingest?.close()
   await rm(dir, { recursive: true, force: true })
 })
 beforeEach(() => {

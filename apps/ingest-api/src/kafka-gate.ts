@@ -1,8 +1,6 @@
-import { createKafka } from '@adtrack/service-runtime/kafka'
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel'
-import { Partitioners, type Producer, type ProducerBatch } from 'kafkajs'
+import type { Producer, ProducerBatch } from 'kafkajs'
 import pRetry, { AbortError } from 'p-retry'
-import type { Logger } from 'pino'
 
 /** What the producer needs of kafkajs: only sendBatch, so the logic is testable without a broker. */
 export type BatchSender = Pick<Producer, 'sendBatch'>
@@ -19,34 +17,6 @@ export interface KafkaGateOptions {
   halfOpenAfterMs?: number
   /** Called for each failed attempt at Kafka (not for sends refused by the open circuit). */
   onError?: (err: unknown) => void
-}
-
-/**
- * The kafkajs producer for clicks, on a client of its own that fails fast: every retry is KafkaGate's
- * (bounded, jittered, within the request deadline, behind the circuit breaker).
- * NOTE: with kafkajs's default client retries, a send to a broker that has gone away fails only after
- * some 16 s of reconnecting (its cluster-level retrier, which the producer's `retry` option does not
- * reach); the first clicks of every outage would wait out the whole WRITE_TIMEOUT before being spooled.
- * NOTE: not kafkajs's idempotent producer either: it insists on retrying forever. A batch that reaches
- * Kafka twice (a lost acknowledgement, a replay after a crash) is counted once: the worker deduplicates
- * by click_id.
- */
-export function createClickKafkaProducer(opts: {
-  brokers: string
-  clientId: string
-  logger: Logger
-  /** Produce requests one broker connection may have open at once (ClickProducer's maxInFlight). */
-  maxInFlight?: number
-}): Producer {
-  const { maxInFlight = 1, ...clientOpts } = opts
-  const kafka = createKafka({ ...clientOpts, clientRetries: 0 })
-  return kafka.producer({
-    idempotent: false,
-    maxInFlightRequests: maxInFlight,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 0 },
-  })
 }
 
 /** 0 closed, 1 half-open, 2 open: the value of the kafka_breaker_state gauge. */

@@ -3,18 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { IngestConfig } from '@adtrack/contracts'
 import { freePort, type KafkaServer, startKafka } from '@adtrack/local-stack'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { loadConfig } from '@adtrack/service-runtime'
 import { createTestDatabase, insertAds, startService, uniqueName, waitFor } from '@adtrack/test-support'
 import { Kafka, logLevel } from 'kafkajs'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { ClickProducer } from './click-producer.js'
-import { createClickKafkaProducer } from './kafka-gate.js'
-import { createRegistry, registerStateGauges } from './metrics.js'
+import { createIngest } from './ingest.js'
 import { Spool } from './spool.js'
-import { spoolReadiness } from './spool-readiness.js'
 
 // Kafka outages against a real broker. This file starts its own single-node Kafka (the shared test
 // broker is used by other files at the same time and must not be stopped), stops it, and starts it again.
@@ -23,7 +18,6 @@ const logger = pino({ level: 'silent' })
 let workDir: string
 let broker: KafkaServer
 let db: Awaited<ReturnType<typeof createTestDatabase>>
-let catalog: AdCatalog
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'ingest-spool-it-'))
@@ -35,12 +29,9 @@ beforeAll(async () => {
   })
   db = await createTestDatabase()
   await insertAds(db.sql, [{ id: 'live' }])
-  catalog = new AdCatalog(db.sql, 60_000, logger)
-  await catalog.start()
 })
 
 afterAll(async () => {
-  catalog?.stop()
   await broker?.stop()
   await db?.drop()
   if (workDir) await rm(workDir, { recursive: true, force: true })
@@ -101,57 +92,30 @@ async function readTopic(topic: string, clickIds: string[]): Promise<TopicRecord
   return records
 }
 
-/** ingest-api in this process, wired as server.ts wires it, on a given spool directory and topic. */
+/** ingest-api in this process, built as server.ts builds it, on a given spool directory and topic. */
 async function startIngest(opts: { topic: string; spoolDir: string; spoolMaxBytes?: number }) {
-  const config = loadConfig(IngestConfig, {
-    KAFKA_TOPIC: opts.topic,
-    WRITE_TIMEOUT: '3s',
-    LOG_LEVEL: 'silent',
-  })
-  const spool = await Spool.open({ dir: opts.spoolDir, maxBytes: opts.spoolMaxBytes ?? 1 << 20 })
-  const kafkaProducer = createClickKafkaProducer({
-    brokers: broker.brokers.join(','),
-    clientId: 'ingest-spool-it',
-    logger,
-  })
-  await kafkaProducer.connect()
-  const metrics = createRegistry()
-  const producer = new ClickProducer(kafkaProducer, opts.topic, {
-    lingerMs: 2,
-    maxBatch: 100,
-    retries: 2,
-    minBackoffMs: 20,
-    maxBackoffMs: 100,
-    breakerThreshold: 3,
-    halfOpenAfterMs: 500,
-    spool,
-    spoolReserveMs: 750,
-    replayTimeoutMs: 3000,
-    onError: () => metrics.produceErrors.inc(),
-    replayedClicks: metrics.replayedClicks,
-    spooledClicks: metrics.spooledClicks,
-  })
-  registerStateGauges(metrics.registry, catalog, producer, spool)
-  const readiness = new Readiness({ spool: spoolReadiness(producer, spool, Number.POSITIVE_INFINITY) })
-  const app = await buildApp(config, {
-    catalog,
-    producer,
-    registry: metrics.registry,
-    readiness,
-    refusedClicks: metrics.refusedClicks,
-  })
-  return {
-    app,
-    spool,
-    producer,
-    metrics,
-    async close() {
-      await app.close()
-      await producer.close()
-      await spool.close()
-      await kafkaProducer.disconnect()
-    },
+  const config = {
+    ...loadConfig(IngestConfig, {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: broker.brokers.join(','),
+      KAFKA_CLIENT_ID: 'ingest-spool-it',
+      KAFKA_TOPIC: opts.topic,
+      WRITE_TIMEOUT: '3s',
+      PRODUCE_BATCH_SIZE: '100',
+      PRODUCE_MAX_IN_FLIGHT: '1',
+      KAFKA_SEND_RETRIES: '2',
+      KAFKA_BREAKER_THRESHOLD: '3',
+      KAFKA_BREAKER_HALF_OPEN_AFTER: '500ms',
+      RATE_LIMIT_MAX: '0',
+      SPOOL_DIR: opts.spoolDir,
+      LOG_LEVEL: 'silent',
+    }),
+    // Below the schema's minimum, so set after loading: a spool a few dozen clicks fill.
+    SPOOL_MAX_BYTES: opts.spoolMaxBytes ?? 1 << 20,
   }
+  const ingest = await createIngest(config, { logger, producer: { minBackoffMs: 20, maxBackoffMs: 100 } })
+  await ingest.kafkaConnected
+  return ingest
 }
 
 const postClick = (app: Awaited<ReturnType<typeof startIngest>>['app'], n: number) =>

@@ -1,4 +1,3 @@
-import { getHeapStatistics } from 'node:v8'
 import type { IngestConfig } from '@adtrack/contracts'
 import { parseDuration } from '@adtrack/contracts'
 import {
@@ -20,8 +19,8 @@ import type { Redis } from 'ioredis'
 import type { Counter, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
+import { pressureShedding } from './load-shedding.js'
 import { clickRoutes } from './routes/clicks.js'
-import { RETRY_AFTER_SECONDS, shed } from './routes/shedding.js'
 
 export interface IngestDeps {
   catalog: AdCatalog
@@ -69,24 +68,15 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
   addProbeRoutes(app, deps.readiness)
   // Load shedding applies to the click route only: probes (and /metrics, on the ops port) always answer.
   await app.register(async (clicks) => {
-    const maxEventLoopDelay = parseDuration(config.MAX_EVENT_LOOP_DELAY)
-    await clicks.register(underPressure, {
-      maxEventLoopDelay,
-      maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES || Math.floor(getHeapStatistics().heap_size_limit * 0.9),
-      sampleInterval: deps.pressureSampleMs,
-      pressureHandler: (_request, reply) => {
-        deps.refusedClicks?.inc({ reason: 'overloaded' })
-        // Sending here ends the request (under-pressure's documented way); the route does not run.
-        reply.send(
-          shed(
-            reply,
-            'OVERLOADED',
-            'the server is overloaded; retry shortly',
-            RETRY_AFTER_SECONDS.overloaded,
-          ),
-        )
-      },
-    })
+    await clicks.register(
+      underPressure,
+      pressureShedding({
+        maxEventLoopDelay: parseDuration(config.MAX_EVENT_LOOP_DELAY),
+        maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES,
+        sampleInterval: deps.pressureSampleMs,
+        refusedClicks: deps.refusedClicks,
+      }),
+    )
     if (config.RATE_LIMIT_MAX > 0) {
       // Protects the service, not the counts (that is the worker's invalid-traffic rules): a client over
       // its budget gets 429 with Retry-After. If Redis is unreachable the limit is skipped, never a click.
@@ -109,7 +99,6 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
     await clicks.register(clickRoutes, {
       catalog: deps.catalog,
       producer: deps.producer,
-      deadlineMs: parseDuration(config.WRITE_TIMEOUT),
       refused: deps.refusedClicks,
       batchMaxClicks: config.BATCH_MAX_CLICKS,
     })

@@ -1,6 +1,12 @@
 import type { ClickMessage } from '@adtrack/contracts'
 import { describe, expect, it, vi } from 'vitest'
-import { type BatchSender, ClickProducer, type ClickSpool, QueueFullError } from './click-producer.js'
+import {
+  type BatchSender,
+  ClickProducer,
+  type ClickSpool,
+  DeadlineError,
+  QueueFullError,
+} from './click-producer.js'
 import { SpoolFullError } from './spool.js'
 
 const click = (n: number): ClickMessage => ({
@@ -473,5 +479,49 @@ describe('ClickProducer.sendMany', () => {
     kafka.acks[0]?.()
     await Promise.all([...first, ...second, flushed])
     expect(kafka.batches[0]?.values).toHaveLength(5)
+  })
+
+  it('rejects at the deadline every click of a request not yet durable', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 0, maxBatch: 100 })
+    // The first batch holds the only send slot, so the request's clicks wait in the queue past it.
+    const first = producer.send(click(1))
+    await tick()
+    const outcomes = Promise.allSettled(producer.sendMany([2, 3].map(click), performance.now() + 20))
+    expect((await outcomes).map((o) => o.status === 'rejected' && o.reason)).toEqual([
+      expect.any(DeadlineError),
+      expect.any(DeadlineError),
+    ])
+    kafka.acks[0]?.()
+    await first
+    await producer.flush()
+  })
+})
+
+describe('ClickProducer deadlines', () => {
+  it('send() rejects at deadlineMs by itself, however long the click waits in the queue', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', {
+      lingerMs: 1000,
+      maxBatch: 100,
+      deadlineMs: 30,
+    })
+    const started = performance.now()
+    await expect(producer.send(click(1))).rejects.toBeInstanceOf(DeadlineError)
+    expect(performance.now() - started).toBeLessThan(500)
+    const flushed = producer.flush()
+    await tick()
+    kafka.acks[0]?.()
+    await flushed
+  })
+
+  it('a click durable before its deadline resolves, and its timer does not fire later', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 0, maxBatch: 100, deadlineMs: 50 })
+    const sent = producer.send(click(1))
+    await tick()
+    kafka.acks[0]?.()
+    await expect(sent).resolves.toBeUndefined()
+    await new Promise((r) => setTimeout(r, 70))
   })
 })

@@ -1,3 +1,5 @@
+// NOTE: over 300 lines on purpose: batching, the spool fallback and the replay loop share one queue and
+// one circuit breaker, and the ordering guarantee (the class comment) holds only read together.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClickMessage } from '@adtrack/contracts'
 import type { Message, ProducerBatch } from 'kafkajs'
@@ -25,9 +27,32 @@ export class QueueFullError extends Error {
   }
 }
 
+/** A click was not durable (in Kafka or the spool) by its deadline; it may still become so later. */
+export class DeadlineError extends Error {
+  constructor(message = 'click not durable (in Kafka or the spool) before its deadline') {
+    super(message)
+    this.name = 'DeadlineError'
+  }
+}
+
+/** A signal that aborts with DeadlineError at `deadline` (a performance.now() instant); none if infinite. */
+export function deadlineSignal(deadline: number, message?: string): AbortSignal | undefined {
+  if (!Number.isFinite(deadline)) return undefined
+  const controller = new AbortController()
+  const ms = deadline - performance.now()
+  if (ms <= 0) controller.abort(new DeadlineError(message))
+  else setTimeout(() => controller.abort(new DeadlineError(message)), ms).unref()
+  return controller.signal
+}
+
 export interface ClickProducerOptions extends KafkaGateOptions {
   lingerMs: number
   maxBatch: number
+  /**
+   * How long send() and sendMany() wait for a click to be durable (WRITE_TIMEOUT) before rejecting with
+   * DeadlineError, unless the caller gives a deadline; no limit when unset.
+   */
+  deadlineMs?: number
   /**
    * Kafka batches that may be awaiting their acknowledgement at once (default 1). More lets the next
    * batch go while the previous one's round trip is under way.
@@ -104,14 +129,18 @@ export class ClickProducer {
     }
   }
 
-  /** Resolves once the click is durable (see the class comment); rejects if it could not be made so. */
-  send(message: ClickMessage, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+  /**
+   * Resolves once the click is durable (see the class comment). Rejects with QueueFullError at once when
+   * the queue is full, with DeadlineError if it is not durable by `deadline` (a performance.now() instant;
+   * by default deadlineMs from now), or with the spool's error if it could not be spooled.
+   * NOTE: a click rejected at its deadline is not withdrawn: it may still reach Kafka or the spool. The
+   * client's retry with the same click_id is then counted once; what must never happen is a resolve for
+   * a click that is not durable.
+   */
+  send(message: ClickMessage, deadline = this.defaultDeadline()): Promise<void> {
     if (this.saturated) return Promise.reject(new QueueFullError(this.opts.maxQueued ?? 0))
-    return new Promise((resolve, reject) => {
-      this.queue.push({ message, value: JSON.stringify(message), deadline, resolve, reject })
-      if (this.queue.length >= this.opts.maxBatch) this.flushSoon(0)
-      else this.flushSoon(this.opts.lingerMs)
-    })
+    const [sent] = this.enqueue([message], deadline)
+    return sent as Promise<void>
   }
 
   /**
@@ -119,17 +148,39 @@ export class ClickProducer {
    * promise per click, settled as send()'s would be. Refuses all of them with QueueFullError (thrown)
    * when they do not all fit in the queue: a request's clicks are taken whole or not at all.
    */
-  sendMany(messages: ClickMessage[], deadline = Number.POSITIVE_INFINITY): Promise<void>[] {
+  sendMany(messages: ClickMessage[], deadline = this.defaultDeadline()): Promise<void>[] {
     const limit = this.opts.maxQueued
     if (limit !== undefined && this.queue.length + messages.length > limit) throw new QueueFullError(limit)
+    return this.enqueue(messages, deadline)
+  }
+
+  private defaultDeadline(): number {
+    return this.opts.deadlineMs === undefined
+      ? Number.POSITIVE_INFINITY
+      : performance.now() + this.opts.deadlineMs
+  }
+
+  /** Queues the clicks with one timer that rejects whichever are not yet durable at the deadline. */
+  private enqueue(messages: ClickMessage[], deadline: number): Promise<void>[] {
+    const queued: Pending[] = []
     const promises = messages.map(
       (message) =>
         new Promise<void>((resolve, reject) => {
-          this.queue.push({ message, value: JSON.stringify(message), deadline, resolve, reject })
+          queued.push({ message, value: JSON.stringify(message), deadline, resolve, reject })
         }),
     )
+    this.queue.push(...queued)
+    if (Number.isFinite(deadline) && queued.length > 0) {
+      const timer = setTimeout(
+        () => {
+          for (const p of queued) p.reject(new DeadlineError())
+        },
+        Math.max(0, deadline - performance.now()),
+      )
+      void Promise.allSettled(promises).then(() => clearTimeout(timer))
+    }
     if (this.queue.length >= this.opts.maxBatch) this.flushSoon(0)
-    else if (messages.length > 0) this.flushSoon(this.opts.lingerMs)
+    else if (queued.length > 0) this.flushSoon(this.opts.lingerMs)
     return promises
   }
 
@@ -217,7 +268,7 @@ export class ClickProducer {
     try {
       await this.gate.send(
         this.kafkaBatch(batch.map((p) => ({ key: p.message.ad_id, value: p.value }))),
-        deadline,
+        deadlineSignal(deadline, 'no acknowledgement from Kafka before the deadline'),
       )
       stopTimer?.({ outcome: 'ok' })
       if (this.spooling) {
@@ -287,11 +338,8 @@ export class ClickProducer {
         while (offset < messages.length && !signal.aborted) {
           const chunk = messages.slice(offset, offset + this.opts.maxBatch)
           try {
-            await this.gate.send(
-              this.kafkaBatch(chunk),
-              performance.now() + (this.opts.replayTimeoutMs ?? 10_000),
-              signal,
-            )
+            const timeout = AbortSignal.timeout(this.opts.replayTimeoutMs ?? 10_000)
+            await this.gate.send(this.kafkaBatch(chunk), AbortSignal.any([signal, timeout]))
           } catch {
             if (signal.aborted) break
             this.replayingNow = false

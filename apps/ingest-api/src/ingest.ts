@@ -54,6 +54,8 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
     retries: config.KAFKA_SEND_RETRIES,
     breakerThreshold: config.KAFKA_BREAKER_THRESHOLD,
     halfOpenAfterMs: parseDuration(config.KAFKA_BREAKER_HALF_OPEN_AFTER),
+    // The one deadline of a click: send() rejects at it, and the routes answer 503.
+    deadlineMs: writeTimeoutMs,
     spool,
     // Time kept back from a request's deadline to fsync its click to the spool if Kafka has not answered.
     spoolReserveMs: Math.min(1000, Math.floor(writeTimeoutMs / 4)),

@@ -1,6 +1,7 @@
 import type { ProducerBatch } from 'kafkajs'
 import { describe, expect, it, vi } from 'vitest'
-import { type BatchSender, BrokenCircuitError, DeadlineError, KafkaGate } from './kafka-gate.js'
+import { DeadlineError, deadlineSignal } from './click-producer.js'
+import { type BatchSender, BrokenCircuitError, KafkaGate } from './kafka-gate.js'
 
 const batch: ProducerBatch = { acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'x' }] }] }
 
@@ -53,11 +54,15 @@ describe('KafkaGate', () => {
     kafka.setFallback('hang')
     const onError = vi.fn()
     const gate = new KafkaGate(kafka.sender, { retries: 1000, minBackoffMs: 1, onError })
-    await expect(gate.send(batch, performance.now() + 30)).rejects.toBeInstanceOf(DeadlineError)
+    await expect(gate.send(batch, deadlineSignal(performance.now() + 30))).rejects.toBeInstanceOf(
+      DeadlineError,
+    )
     expect(onError).toHaveBeenCalledWith(expect.any(DeadlineError))
     // A deadline already gone: Kafka is not even tried.
     const calls = kafka.sender.calls
-    await expect(gate.send(batch, performance.now() - 1)).rejects.toBeInstanceOf(DeadlineError)
+    await expect(gate.send(batch, deadlineSignal(performance.now() - 1))).rejects.toBeInstanceOf(
+      DeadlineError,
+    )
     expect(kafka.sender.calls).toBe(calls)
   })
 

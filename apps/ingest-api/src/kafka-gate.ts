@@ -6,7 +6,7 @@ import pRetry, { AbortError } from 'p-retry'
 export type BatchSender = Pick<Producer, 'sendBatch'>
 
 export interface KafkaGateOptions {
-  /** Further attempts after a failed send, while the deadline allows. 0: one attempt only. */
+  /** Further attempts after a failed send, until the caller's signal aborts. 0: one attempt only. */
   retries?: number
   /** First backoff; each next one doubles, times a random factor between 1 and 2, up to maxBackoffMs. */
   minBackoffMs?: number
@@ -22,21 +22,14 @@ export interface KafkaGateOptions {
 /** 0 closed, 1 half-open, 2 open: the value of the kafka_breaker_state gauge. */
 export type BreakerGaugeValue = 0 | 1 | 2
 
-/** The deadline passed before Kafka acknowledged. */
-export class DeadlineError extends Error {
-  constructor() {
-    super('no acknowledgement from Kafka before the deadline')
-    this.name = 'DeadlineError'
-  }
-}
-
 /**
  * Sends batches to Kafka through a circuit breaker (cockatiel) with bounded, jittered retries (p-retry),
- * never past the caller's deadline. A failure means "Kafka does not hold this batch as far as we know";
- * it may still have written it, so whatever the caller does next must tolerate a duplicate.
- * NOTE: each attempt is raced against the deadline because a kafkajs send cannot be cancelled and can
- * take far longer (connection and request timeouts, its own retries); an abandoned attempt that succeeds
- * late only produces a duplicate, which the worker counts once (by click_id).
+ * until the caller's signal says stop (ClickProducer aborts it at the batch's deadline). A failure means
+ * "Kafka does not hold this batch as far as we know"; it may still have written it, so whatever the
+ * caller does next must tolerate a duplicate.
+ * NOTE: each attempt is abandoned when the signal aborts because a kafkajs send cannot be cancelled and
+ * can take far longer (connection and request timeouts, its own retries); an abandoned attempt that
+ * succeeds late only produces a duplicate, which the worker counts once (by click_id).
  */
 export class KafkaGate {
   private readonly breaker
@@ -70,17 +63,14 @@ export class KafkaGate {
   }
 
   /**
-   * Resolves once Kafka acknowledged the batch; rejects with the last error once retries or the time
-   * before `deadline` (a performance.now() instant) run out, or at once with BrokenCircuitError while the
-   * circuit is open.
+   * Resolves once Kafka acknowledged the batch; rejects with the last error once retries run out, with
+   * the signal's reason as soon as it aborts, or at once with BrokenCircuitError while the circuit is open.
    */
-  async send(batch: ProducerBatch, deadline = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<void> {
+  async send(batch: ProducerBatch, signal?: AbortSignal): Promise<void> {
     await pRetry(
       async () => {
-        const remaining = deadline - performance.now()
-        if (remaining <= 0) throw new AbortError(new DeadlineError())
         try {
-          await this.breaker.execute(() => bounded(this.sender.sendBatch(batch), remaining, signal))
+          await this.breaker.execute(() => abandonOnAbort(this.sender.sendBatch(batch), signal))
         } catch (err) {
           if (err instanceof BrokenCircuitError) throw new AbortError(err)
           this.opts.onError?.(err)
@@ -93,7 +83,6 @@ export class KafkaGate {
         maxTimeout: this.maxBackoffMs,
         factor: 2,
         randomize: true,
-        maxRetryTime: Math.max(0, deadline - performance.now()),
         unref: true,
         signal,
       },
@@ -101,24 +90,19 @@ export class KafkaGate {
   }
 }
 
-/** The send, given up on after `ms` or when `signal` aborts (the send itself carries on unobserved). */
-function bounded<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
-  if (!Number.isFinite(ms) && !signal) return promise
+/** The send, given up on when `signal` aborts (the send itself carries on unobserved). */
+function abandonOnAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
   // The abandoned send may still fail later; that must not become an unhandled rejection.
   promise.catch(() => undefined)
-  let timer: NodeJS.Timeout | undefined
   let onAbort: (() => void) | undefined
   const giveUp = new Promise<never>((_, reject) => {
-    if (Number.isFinite(ms)) timer = setTimeout(() => reject(new DeadlineError()), ms)
-    if (signal) {
-      onAbort = () => reject(signal.reason)
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, { once: true })
-    }
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
   })
   return Promise.race([promise, giveUp]).finally(() => {
-    clearTimeout(timer)
-    if (onAbort) signal?.removeEventListener('abort', onAbort)
+    if (onAbort) signal.removeEventListener('abort', onAbort)
   })
 }
 

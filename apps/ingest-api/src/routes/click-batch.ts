@@ -1,5 +1,4 @@
 import {
-  CLICK_MESSAGE_VERSION,
   type ClickBatchItemResult,
   ClickBatchReply,
   ClickBatchRequest,
@@ -11,11 +10,10 @@ import { HttpError } from '@adtrack/service-runtime'
 import { errorReply } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Compile } from 'typebox/compile'
-import { clickOrigin } from '../click-origin.js'
+import { clickMessage, clickReceipt } from '../click-message.js'
 import { QueueFullError } from '../click-producer.js'
-import { SpoolFullError } from '../spool.js'
+import { overloaded, refusal } from '../load-shedding.js'
 import { CLICK_ERRORS, type ClickRouteOptions } from './clicks.js'
-import { overloaded } from './shedding.js'
 
 /** Body limit of POST /ads/clicks per click it may carry: a click at its largest is under 400 bytes. */
 export const BATCH_BYTES_PER_CLICK = 1024
@@ -81,8 +79,7 @@ export const clickBatchRoute: FastifyPluginAsyncTypebox<ClickRouteOptions> = asy
       const results: ClickBatchItemResult[] = new Array(items.length)
       const messages: ClickMessage[] = []
       const indexes: number[] = []
-      const received_at = new Date().toISOString()
-      const origin = clickOrigin(request)
+      const receipt = clickReceipt(request)
       for (let i = 0; i < items.length; i++) {
         const item: unknown = items[i]
         if (item instanceof MalformedLine) {
@@ -92,53 +89,32 @@ export const clickBatchRoute: FastifyPluginAsyncTypebox<ClickRouteOptions> = asy
         } else if (!opts.catalog.accepts(item.ad_id)) {
           results[i] = rejected(404, 'AD_NOT_FOUND', `ad "${item.ad_id}" does not exist or is not active`)
         } else {
-          const click_id = item.click_id ?? crypto.randomUUID()
-          messages.push({
-            v: CLICK_MESSAGE_VERSION,
-            click_id,
-            ad_id: item.ad_id,
-            playback_time: item.playback_time,
-            received_at,
-            ...origin,
-            ...(item.viewer_id === undefined ? {} : { viewer_id: item.viewer_id }),
-          })
+          messages.push(clickMessage(item, item.click_id ?? crypto.randomUUID(), receipt))
           indexes.push(i)
         }
       }
       if (messages.length > 0) {
         let pending: Promise<void>[]
         try {
-          pending = opts.producer.sendMany(messages, performance.now() + opts.deadlineMs)
+          pending = opts.producer.sendMany(messages)
         } catch (err) {
           if (!(err instanceof QueueFullError)) throw err
           opts.refused?.inc({ reason: 'queue_full' }, messages.length)
           return overloaded(reply)
         }
-        const outcomes = await settleWithin(pending, opts.deadlineMs)
+        const outcomes = await Promise.allSettled(pending)
         let notDurable: unknown
         for (let k = 0; k < outcomes.length; k++) {
-          const outcome = outcomes[k]
-          const message = messages[k] as ClickMessage
+          const outcome = outcomes[k] as PromiseSettledResult<void>
           const index = indexes[k] as number
-          if (outcome === true) {
-            results[index] = { status: 'accepted', click_id: message.click_id }
-          } else if (outcome instanceof SpoolFullError) {
-            opts.refused?.inc({ reason: 'spool_full' })
-            notDurable ??= outcome
-            results[index] = rejected(
-              503,
-              'SPOOL_FULL',
-              'the click could not be recorded right now; retry later',
-            )
-          } else {
-            opts.refused?.inc({ reason: 'not_durable' })
-            notDurable ??= outcome ?? new Error(`click not durable within ${opts.deadlineMs} ms`)
-            results[index] = rejected(
-              503,
-              'KAFKA_UNAVAILABLE',
-              'the click could not be recorded right now; retry shortly',
-            )
+          if (outcome.status === 'fulfilled') {
+            results[index] = { status: 'accepted', click_id: (messages[k] as ClickMessage).click_id }
+            continue
           }
+          const refused = refusal(outcome.reason)
+          opts.refused?.inc({ reason: refused.reason })
+          notDurable ??= outcome.reason
+          results[index] = rejected(503, refused.code, refused.message)
         }
         if (notDurable) request.log.warn({ err: notDurable }, 'clicks of a batch not durable in time')
       }
@@ -164,31 +140,4 @@ function itemValidationMessage(index: number, item: unknown): string {
   if (!error) return `body/${index} is not a valid click`
   const meaning = error.keyword === 'pattern' ? patternMeaning(error.params.pattern) : undefined
   return `body/${index}${error.instancePath} ${meaning ?? error.message}`
-}
-
-/**
- * Waits until every promise has settled or `ms` have passed, whichever is first: true for a resolved
- * one, its error for a rejected one, undefined for one still pending at the deadline.
- */
-async function settleWithin(promises: Promise<void>[], ms: number): Promise<(true | Error | undefined)[]> {
-  const outcomes: (true | Error | undefined)[] = new Array(promises.length).fill(undefined)
-  const all = Promise.all(
-    promises.map((p, i) =>
-      p.then(
-        () => {
-          outcomes[i] = true
-        },
-        (err: unknown) => {
-          outcomes[i] = err instanceof Error ? err : new Error(String(err))
-        },
-      ),
-    ),
-  )
-  let timer: NodeJS.Timeout | undefined
-  try {
-    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
-  } finally {
-    clearTimeout(timer)
-  }
-  return outcomes.slice()
 }

@@ -1,21 +1,19 @@
-import { CLICK_MESSAGE_VERSION, ClickAccepted, ClickId, ClickRequest, ErrorBody } from '@adtrack/contracts'
+import { ClickAccepted, ClickId, ClickRequest, ErrorBody } from '@adtrack/contracts'
 import { HttpError } from '@adtrack/service-runtime'
 import { errorReply, RETRY_AFTER_HEADER } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Counter } from 'prom-client'
 import { Compile } from 'typebox/compile'
 import type { AdCatalog } from '../ad-catalog.js'
-import { clickOrigin } from '../click-origin.js'
-import { type ClickProducer, QueueFullError } from '../click-producer.js'
-import { SpoolFullError } from '../spool.js'
+import { clickMessage, clickReceipt } from '../click-message.js'
+import type { ClickProducer } from '../click-producer.js'
+import { overloaded, refusal } from '../load-shedding.js'
 import { clickBatchRoute } from './click-batch.js'
-import { overloaded, RETRY_AFTER_SECONDS } from './shedding.js'
 
 export interface ClickRouteOptions {
   catalog: AdCatalog
+  /** Settles each click once durable, or refuses it by its deadline (WRITE_TIMEOUT). */
   producer: ClickProducer
-  /** Longest a request waits for its click to be durable (in Kafka or the spool) before answering 503. */
-  deadlineMs: number
   /** clicks_refused_total{reason} */
   refused?: Counter<'reason'>
   /** Most clicks one POST /ads/clicks may carry (BATCH_MAX_CLICKS); more is 413. */
@@ -66,51 +64,28 @@ export const clickRoutes: FastifyPluginAsyncTypebox<ClickRouteOptions> = async (
       },
     },
     async (request, reply) => {
-      const { ad_id, playback_time } = request.body
+      const { ad_id } = request.body
       if (!opts.catalog.accepts(ad_id)) {
         throw new HttpError(404, `ad "${ad_id}" does not exist or is not active`, 'AD_NOT_FOUND')
       }
       const click_id = request.body.click_id ?? idempotencyKey(request.headers['idempotency-key'])
       try {
-        await withDeadline(
-          (deadline) =>
-            opts.producer.send(
-              {
-                v: CLICK_MESSAGE_VERSION,
-                click_id,
-                ad_id,
-                playback_time,
-                received_at: new Date().toISOString(),
-                ...clickOrigin(request),
-                ...(request.body.viewer_id === undefined ? {} : { viewer_id: request.body.viewer_id }),
-              },
-              deadline,
-            ),
-          opts.deadlineMs,
-        )
+        await opts.producer.send(clickMessage(request.body, click_id, clickReceipt(request)))
       } catch (err) {
-        if (err instanceof QueueFullError) {
-          opts.refused?.inc({ reason: 'queue_full' })
-          return overloaded(reply)
-        }
         // NOTE: a click refused here may still reach Kafka (a late acknowledgement, a spool write that
         // finished after the deadline); the client's retry with the same click_id is then counted once.
-        // What must never happen is a 2xx for a click that is not durable.
-        if (err instanceof SpoolFullError) {
-          opts.refused?.inc({ reason: 'spool_full' })
-          request.log.warn({ err }, 'click refused: Kafka unavailable and the spool is full')
-          throw new HttpError(503, 'the click could not be recorded right now; retry later', 'SPOOL_FULL', {
-            'retry-after': String(RETRY_AFTER_SECONDS.spool_full),
-          })
-        }
-        opts.refused?.inc({ reason: 'not_durable' })
-        request.log.warn({ err }, 'click not durable in time')
-        throw new HttpError(
-          503,
-          'the click could not be recorded right now; retry shortly',
-          'KAFKA_UNAVAILABLE',
-          { 'retry-after': String(RETRY_AFTER_SECONDS.not_durable) },
+        const refused = refusal(err)
+        opts.refused?.inc({ reason: refused.reason })
+        if (refused.reason === 'queue_full') return overloaded(reply)
+        request.log.warn(
+          { err },
+          refused.reason === 'spool_full'
+            ? 'click refused: Kafka unavailable and the spool is full'
+            : 'click not durable in time',
         )
+        throw new HttpError(503, refused.message, refused.code, {
+          'retry-after': String(refused.retryAfterSeconds),
+        })
       }
       reply.code(202)
       return { status: 'Click recorded' as const, click_id }
@@ -128,17 +103,4 @@ function idempotencyKey(header: string | string[] | undefined): string {
     'Idempotency-Key must be 8-64 characters of letters, digits, _ or -',
     'BAD_IDEMPOTENCY_KEY',
   )
-}
-
-/** Runs `send` with a deadline (a performance.now() instant) and rejects if it has not settled by then. */
-async function withDeadline(send: (deadline: number) => Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`click not durable within ${ms} ms`)), ms)
-  })
-  try {
-    await Promise.race([send(performance.now() + ms), deadline])
-  } finally {
-    clearTimeout(timer)
-  }
 }

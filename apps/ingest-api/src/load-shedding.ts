@@ -24,44 +24,43 @@ export function shed(
 }
 
 export function overloaded(reply: FastifyReply): ErrorBody {
-  return shed(reply, 'OVERLOADED', 'the server is overloaded; retry shortly', RETRY_AFTER_SECONDS.overloaded)
+  const { code, message, retryAfterSeconds } = REFUSALS.queue_full
+  return shed(reply, code, message, retryAfterSeconds)
 }
 
-/** Why the producer refused a click: its clicks_refused_total reason and the 503 the client gets. */
-export interface Refusal {
-  reason: 'queue_full' | 'spool_full' | 'not_durable'
-  code: 'OVERLOADED' | 'SPOOL_FULL' | 'KAFKA_UNAVAILABLE'
-  message: string
-  retryAfterSeconds: number
-}
+/** The 503 of each reason the producer refuses a click for (clicks_refused_total's reason label). */
+const REFUSALS = {
+  queue_full: {
+    code: 'OVERLOADED',
+    message: 'the server is overloaded; retry shortly',
+    retryAfterSeconds: RETRY_AFTER_SECONDS.overloaded,
+  },
+  spool_full: {
+    code: 'SPOOL_FULL',
+    message: 'the click could not be recorded right now; retry later',
+    retryAfterSeconds: RETRY_AFTER_SECONDS.spool_full,
+  },
+  not_durable: {
+    code: 'KAFKA_UNAVAILABLE',
+    message: 'the click could not be recorded right now; retry shortly',
+    retryAfterSeconds: RETRY_AFTER_SECONDS.not_durable,
+  },
+} as const
+
+export type Refusal = { reason: keyof typeof REFUSALS } & (typeof REFUSALS)[keyof typeof REFUSALS]
 
 /**
  * The 503 for an error of ClickProducer.send or sendMany: a full queue is load shed, a full spool asks
  * for a longer wait, and anything else (the deadline passed, Kafka failed without a spool) is not durable.
  */
 export function refusal(err: unknown): Refusal {
-  if (err instanceof QueueFullError) {
-    return {
-      reason: 'queue_full',
-      code: 'OVERLOADED',
-      message: 'the server is overloaded; retry shortly',
-      retryAfterSeconds: RETRY_AFTER_SECONDS.overloaded,
-    }
-  }
-  if (err instanceof SpoolFullError) {
-    return {
-      reason: 'spool_full',
-      code: 'SPOOL_FULL',
-      message: 'the click could not be recorded right now; retry later',
-      retryAfterSeconds: RETRY_AFTER_SECONDS.spool_full,
-    }
-  }
-  return {
-    reason: 'not_durable',
-    code: 'KAFKA_UNAVAILABLE',
-    message: 'the click could not be recorded right now; retry shortly',
-    retryAfterSeconds: RETRY_AFTER_SECONDS.not_durable,
-  }
+  const reason =
+    err instanceof QueueFullError
+      ? 'queue_full'
+      : err instanceof SpoolFullError
+        ? 'spool_full'
+        : 'not_durable'
+  return { reason, ...REFUSALS[reason] }
 }
 
 /** under-pressure's settings: a 503 OVERLOADED, before the route runs, when the process is saturated. */

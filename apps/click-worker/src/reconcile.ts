@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisKeys } from '@adtrack/contracts'
+import { MINUTE_BUCKET_TTL_SECONDS, type RedisKeys } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import type { Redis } from 'ioredis'
 import { viewerIdOf } from './record-clicks.js'
-import { MINUTE_BUCKET_TTL_SECONDS } from './redis-store.js'
 
 export interface AdDrift {
   adId: string

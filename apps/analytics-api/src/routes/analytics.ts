@@ -6,6 +6,7 @@ import {
   ErrorBody,
   LATEST_TIME,
   MAX_TIMESERIES_BUCKETS,
+  REDIS_READ_RANGE_MS,
   Timeseries,
   TimeseriesQuery,
   TopAds,
@@ -22,8 +23,6 @@ import { type BucketCounts, bucketCount, bucketStarts, fillBuckets } from '../ti
 export const DEGRADED_HEADER = 'x-analytics-degraded'
 /** Which store answered a time-range question (the reply is the same either way). */
 export const SOURCE_HEADER = 'x-analytics-source'
-/** Redis keeps per-minute keys 48 h; ranges starting later than this ago are read from it. */
-const REDIS_RANGE_MS = 47 * 3_600_000
 const MINUTE_MS = 60_000
 
 const BAD_RANGE =
@@ -128,7 +127,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
       const rangeStart = starts[0] ?? from
       const rangeEnd = Math.min(to, Date.now() + MINUTE_MS)
       let minutes: Map<number, BucketCounts> | undefined
-      if (rangeStart >= Date.now() - REDIS_RANGE_MS && counts.available) {
+      if (rangeStart >= Date.now() - REDIS_READ_RANGE_MS && counts.available) {
         const epochMinutes: number[] = []
         for (let t = rangeStart; t < rangeEnd; t += MINUTE_MS) epochMinutes.push(Math.floor(t / MINUTE_MS))
         minutes = await counts.minutes(adId, epochMinutes).catch((err) => {

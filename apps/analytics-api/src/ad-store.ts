@@ -1,7 +1,7 @@
-import type { Ad, InvalidReason } from '@adtrack/contracts'
+import { type Ad, type InvalidReason, noInvalidClicks } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import type { PendingQuery, Row } from 'postgres'
-import { type Counts, noInvalid } from './click-counts.js'
+import type { Counts } from './click-counts.js'
 import type { BucketCounts } from './time-buckets.js'
 
 /**
@@ -56,11 +56,12 @@ export class AdStore {
     const rows = await this.sql<
       { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
     >`
+      -- NOTE: the viewer id the worker stored (contracts' viewerId), counted rather than computed again.
       select invalid_reason as reason, count(*)::int as n,
-             count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
+             count(distinct viewer_id)::int as viewers,
              coalesce(sum(playback_time), 0)::text as playback
       from clicks where ad_id = ${adId} and ${when} group by invalid_reason`
-    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
+    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalidClicks(), playbackSum: 0 }
     for (const r of rows) {
       if (r.reason === null) {
         counts.clicks = r.n

@@ -1,4 +1,4 @@
-import { INVALID_REASONS, type InvalidReason, type RedisKeys } from '@adtrack/contracts'
+import { INVALID_REASONS, type InvalidReason, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
 import {
   CircuitState,
   ConsecutiveBreaker,
@@ -17,13 +17,6 @@ export interface Counts {
   invalid: Record<InvalidReason, number>
   playbackSum: number
 }
-
-export const noInvalid = (): Record<InvalidReason, number> => ({
-  bot: 0,
-  repeat: 0,
-  over_budget: 0,
-  inactive_ad: 0,
-})
 
 /** Live per-ad counters that the click-worker maintains in Redis. */
 export class ClickCounts {
@@ -95,7 +88,7 @@ export class ClickCounts {
         Record<string, string>,
         string | null,
       ]
-      const invalid = noInvalid()
+      const invalid = noInvalidClicks()
       for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
       return {
         clicks: Number(clicks ?? 0),

@@ -1,12 +1,9 @@
-import type { Ad, InvalidReason } from '@adtrack/contracts'
+import type { Ad } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
-import type { PendingQuery, Row } from 'postgres'
-import { type Counts, noInvalid } from './click-counts.js'
-import type { BucketCounts } from './time-buckets.js'
 
 /**
- * Read access to ads, and to click counts when Redis cannot answer, in Postgres. Archived ads are not
- * listed or found; their clicks still count (exists() and the counts ignore archiving).
+ * Read access to the ads in Postgres (their clicks are counted by PostgresClickCounts). Archived ads are
+ * not listed or found, but exists() still knows them: their clicks keep counting.
  */
 export class AdStore {
   /** Ids known to exist. An ad is never deleted (archived at most) and its id never reused, so a yes is
@@ -40,50 +37,5 @@ export class AdStore {
     if (this.known.size >= this.maxKnown) this.known.clear()
     this.known.add(id)
     return true
-  }
-
-  /** The exact counts, from the source of truth; slower than Redis, used when Redis is down. */
-  clickCounts(adId: string): Promise<Counts> {
-    return this.counts(adId, this.sql`true`)
-  }
-
-  /** Counts of one ad's clicks received in [from, to), from the clicks themselves (exact). */
-  rangeCounts(adId: string, from: Date, to: Date): Promise<Counts> {
-    return this.counts(adId, this.sql`received_at >= ${from} and received_at < ${to}`)
-  }
-
-  private async counts(adId: string, when: PendingQuery<Row[]>): Promise<Counts> {
-    const rows = await this.sql<
-      { reason: InvalidReason | null; n: number; viewers: number; playback: string }[]
-    >`
-      select invalid_reason as reason, count(*)::int as n,
-             count(distinct coalesce(viewer_id, ip || chr(1) || user_agent))::int as viewers,
-             coalesce(sum(playback_time), 0)::text as playback
-      from clicks where ad_id = ${adId} and ${when} group by invalid_reason`
-    const counts: Counts = { clicks: 0, uniqueViewers: 0, invalid: noInvalid(), playbackSum: 0 }
-    for (const r of rows) {
-      if (r.reason === null) {
-        counts.clicks = r.n
-        counts.uniqueViewers = r.viewers
-        counts.playbackSum = Number(r.playback)
-      } else counts.invalid[r.reason] = r.n
-    }
-    return counts
-  }
-
-  /** Per-minute counts of one ad in [from, to) from the worker's rollup. */
-  async minutes(adId: string, from: Date, to: Date): Promise<Map<number, BucketCounts>> {
-    const rows = await this.sql<{ minute: Date; valid: number; invalid: number }[]>`
-      select minute, valid, invalid from click_minutes
-      where ad_id = ${adId} and minute >= ${from} and minute < ${to}`
-    return new Map(rows.map((r) => [r.minute.getTime(), { valid: r.valid, invalid: r.invalid }]))
-  }
-
-  /** Valid clicks per ad since `from`, highest first, from the worker's rollup. */
-  top(from: Date, limit: number): Promise<{ ad_id: string; click_count: number }[]> {
-    return this.sql<{ ad_id: string; click_count: number }[]>`
-      select ad_id, sum(valid)::int as click_count from click_minutes
-      where minute >= ${from} group by ad_id having sum(valid) > 0
-      order by click_count desc, ad_id limit ${limit}`
   }
 }

@@ -12,7 +12,8 @@ import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
-import { DEGRADED_HEADER } from './routes/analytics.js'
+import { DEGRADED_HEADER } from './counts-source.js'
+import { PostgresClickCounts } from './postgres-click-counts.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
@@ -25,6 +26,7 @@ beforeAll(async () => {
   await insertAds(db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
     ads: new AdStore(db.sql),
+    postgresCounts: new PostgresClickCounts(db.sql),
     adminAds: new AdAdminStore(db.sql),
     counts: new ClickCounts(redis, keys),
     registry: new Registry(),
@@ -147,6 +149,7 @@ describe('when a store is down', () => {
     const sql = opts.postgresDown ? deadSql : db.sql
     const app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
       ads: new AdStore(sql),
+      postgresCounts: new PostgresClickCounts(sql),
       adminAds: new AdAdminStore(sql),
       counts: new ClickCounts(opts.redisDown ? deadRedis : redis, keys),
       registry: new Registry(),

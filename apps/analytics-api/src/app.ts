@@ -17,6 +17,7 @@ import type { AdAdminStore } from './ad-admin-store.js'
 import type { AdStore } from './ad-store.js'
 import { ADMIN_SECURITY_SCHEME, AdminKeys } from './admin-auth.js'
 import type { ClickCounts } from './click-counts.js'
+import type { PostgresClickCounts } from './postgres-click-counts.js'
 import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
 import { analyticsRoutes } from './routes/analytics.js'
@@ -25,7 +26,10 @@ export interface AnalyticsDeps {
   ads: AdStore
   /** Writes for the admin endpoints (POST/PATCH/DELETE /ads). */
   adminAds: AdAdminStore
+  /** Live counts in Redis, answered first. */
   counts: ClickCounts
+  /** Exact counts in Postgres: time ranges, Redis's fallback, and what Redis no longer keeps. */
+  postgresCounts: PostgresClickCounts
   registry: Registry
   readiness: Readiness
 }
@@ -57,7 +61,10 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
   await registerApiDocs(app, ANALYTICS_API_DOCS)
   addProbeRoutes(app, deps.readiness)
   await app.register(adRoutes, { ads: deps.ads })
-  await app.register(analyticsRoutes, { ads: deps.ads, counts: deps.counts })
+  await app.register(analyticsRoutes, {
+    ads: deps.ads,
+    counts: { redis: deps.counts, postgres: deps.postgresCounts },
+  })
   await app.register(adminAdRoutes, { store: deps.adminAds, keys: AdminKeys.parse(config.ADMIN_API_KEYS) })
   return app
 }

@@ -1,4 +1,4 @@
-import { INVALID_REASONS, type InvalidReason, type RedisKeys } from '@adtrack/contracts'
+import { INVALID_REASONS, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
 import {
   CircuitState,
   ConsecutiveBreaker,
@@ -9,24 +9,13 @@ import {
   wrap,
 } from 'cockatiel'
 import type { Redis } from 'ioredis'
+import type { Counts, CountsSource, TopAd } from './counts-source.js'
 import type { BucketCounts } from './time-buckets.js'
 
-export interface Counts {
-  clicks: number
-  uniqueViewers: number
-  invalid: Record<InvalidReason, number>
-  playbackSum: number
-}
-
-export const noInvalid = (): Record<InvalidReason, number> => ({
-  bot: 0,
-  repeat: 0,
-  over_budget: 0,
-  inactive_ad: 0,
-})
+const MINUTE_MS = 60_000
 
 /** Live per-ad counters that the click-worker maintains in Redis. */
-export class ClickCounts {
+export class ClickCounts implements CountsSource {
   // NOTE: a read must not hang on a Redis that is gone: answer within a short timeout, and after a few
   // failures stop asking for a while (the caller falls back to Postgres meanwhile).
   private readonly breaker = circuitBreaker(handleAll, {
@@ -44,8 +33,10 @@ export class ClickCounts {
     return this.breaker.state !== CircuitState.Open
   }
 
-  /** Per-minute valid/invalid counts of one ad, for the given epoch minutes (missing ones omitted). */
-  minutes(adId: string, epochMinutes: number[]): Promise<Map<number, BucketCounts>> {
+  minutes(adId: string, from: number, to: number): Promise<Map<number, BucketCounts>> {
+    // NOTE: no key is asked for past the next minute: none can exist yet, and a far `to` would be a
+    // pipeline of thousands of empty reads.
+    const epochMinutes = minutesIn(from, Math.min(to, Date.now() + MINUTE_MS))
     return this.policy.execute(async () => {
       const read = this.redis.pipeline()
       for (const m of epochMinutes) read.hgetall(this.keys.minute(adId, m))
@@ -64,12 +55,11 @@ export class ClickCounts {
     })
   }
 
-  /** Valid clicks per ad summed over the given epoch minutes, highest first. */
-  top(epochMinutes: number[], limit: number): Promise<{ ad_id: string; click_count: number }[]> {
+  top(from: number, to: number, limit: number): Promise<TopAd[]> {
     return this.policy.execute(async () => {
-      const keys = epochMinutes.map((m) => this.keys.topMinute(m))
+      const keys = minutesIn(from, to).map((m) => this.keys.topMinute(m))
       const flat = (await this.redis.call('ZUNION', keys.length, ...keys, 'WITHSCORES')) as string[]
-      const ranked: { ad_id: string; click_count: number }[] = []
+      const ranked: TopAd[] = []
       for (let i = 0; i < flat.length; i += 2)
         ranked.push({ ad_id: flat[i] as string, click_count: Number(flat[i + 1]) })
       return ranked
@@ -95,7 +85,7 @@ export class ClickCounts {
         Record<string, string>,
         string | null,
       ]
-      const invalid = noInvalid()
+      const invalid = noInvalidClicks()
       for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
       return {
         clicks: Number(clicks ?? 0),
@@ -105,4 +95,11 @@ export class ClickCounts {
       }
     })
   }
+}
+
+/** The epoch minutes that start in [from, to) (epoch ms). */
+function minutesIn(from: number, to: number): number[] {
+  const epochMinutes: number[] = []
+  for (let t = from; t < to; t += MINUTE_MS) epochMinutes.push(Math.floor(t / MINUTE_MS))
+  return epochMinutes
 }

@@ -10,6 +10,7 @@ import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
+import { PostgresClickCounts } from './postgres-click-counts.js'
 
 // Input meant to hurt, each once a 500 (a Postgres error, an allocation failure) or a 404 where the
 // answer is a 405: every one must be a 4xx in the ErrorBody shape, checked before any query.
@@ -29,6 +30,7 @@ beforeAll(async () => {
   await insertAds(db.sql, [{ id: 'existing' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent', ADMIN_API_KEYS: KEY }), {
     ads: new AdStore(db.sql),
+    postgresCounts: new PostgresClickCounts(db.sql),
     adminAds: new AdAdminStore(db.sql),
     counts: new ClickCounts(redis, redisKeys(`${uniqueName('hostile')}:`)),
     registry: new Registry(),

@@ -14,6 +14,7 @@ import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
+import { PostgresClickCounts } from './postgres-click-counts.js'
 
 const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env)
 
@@ -38,6 +39,7 @@ const app = await buildApp(config, {
   ads: new AdStore(sql),
   adminAds: new AdAdminStore(sql),
   counts: new ClickCounts(redis, redisKeys(config.REDIS_KEY_PREFIX)),
+  postgresCounts: new PostgresClickCounts(sql),
   registry,
   readiness,
 })

@@ -10,7 +10,8 @@ import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
-import { SOURCE_HEADER } from './routes/analytics.js'
+import { SOURCE_HEADER } from './counts-source.js'
+import { PostgresClickCounts } from './postgres-click-counts.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
@@ -25,6 +26,7 @@ let withoutRedis: App
 async function appWith(client: Redis) {
   return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
     ads: new AdStore(db.sql),
+    postgresCounts: new PostgresClickCounts(db.sql),
     adminAds: new AdAdminStore(db.sql),
     counts: new ClickCounts(client, keys),
     registry: new Registry(),

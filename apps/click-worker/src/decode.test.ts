@@ -1,7 +1,6 @@
-import type { ClickMessage } from '@adtrack/contracts'
+import { type ClickMessage, viewerId } from '@adtrack/contracts'
 import { describe, expect, it } from 'vitest'
 import { decodeClick } from './decode.js'
-import { viewerId } from './record-clicks.js'
 
 const valid: ClickMessage = {
   v: 1,

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisKeys } from '@adtrack/contracts'
+import { MINUTE_BUCKET_TTL_SECONDS, type RedisKeys } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import type { Redis } from 'ioredis'
-import { viewerIdOf } from './record-clicks.js'
-import { MINUTE_BUCKET_TTL_SECONDS } from './redis-store.js'
 
 export interface AdDrift {
   adId: string
@@ -213,17 +211,18 @@ async function repairAds(
   await fix.exec()
   await rebuildMinutes(deps, adIds, partitions, offsets)
   // The HyperLogLog of a drifted ad cannot be trusted either: rebuild it from the same valid rows.
-  const viewers = sql<{ ad_id: string; viewer_id: string | null; ip: string; user_agent: string }[]>`
-    select distinct c.ad_id, c.viewer_id, c.ip, c.user_agent
+  // NOTE: from the viewer id the worker stored, as the analytics API's Postgres counts read it.
+  const viewers = sql<{ ad_id: string; viewer_id: string }[]>`
+    select distinct c.ad_id, c.viewer_id
     from clicks c
     join unnest(${partitions}::int[], ${offsets}::bigint[]) as m(kafka_partition, applied)
       on c.kafka_partition = m.kafka_partition and c.kafka_offset <= m.applied
-    where c.ad_id = any(${adIds}::text[]) and c.invalid_reason is null`
+    where c.ad_id = any(${adIds}::text[]) and c.invalid_reason is null and c.viewer_id is not null`
   for await (const rows of viewers.cursor(5000)) {
     const byAd = new Map<string, string[]>()
     for (const r of rows) {
       const list = byAd.get(r.ad_id) ?? []
-      list.push(r.viewer_id ?? viewerIdOf(r.ip, r.user_agent))
+      list.push(r.viewer_id)
       byAd.set(r.ad_id, list)
     }
     const add = redis.pipeline()

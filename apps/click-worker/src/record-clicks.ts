@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import type { ClickMessage, InvalidReason } from '@adtrack/contracts'
+import { type ClickMessage, type InvalidReason, viewerId } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import { type ClassifyRules, classifyClicks } from './classify.js'
 import type { DeadLetterSink } from './dead-letters.js'
@@ -48,12 +47,6 @@ export interface BatchOutcome {
   /** Valid records that a store refused for their content; they are on the dead-letter topic. */
   refused: (Rejected & { store: StoreName })[]
 }
-
-/** A viewer is the player's viewer_id, or else its IP and user agent, hashed (short, and no raw IP). */
-export const viewerIdOf = (ip: string, userAgent: string): string =>
-  createHash('sha1').update(`${ip}\u0000${userAgent}`).digest('base64url').slice(0, 16)
-export const viewerId = (click: ClickMessage): string =>
-  click.viewer_id ? `v:${click.viewer_id}` : viewerIdOf(click.ip, click.user_agent)
 
 /**
  * The worker's whole per-batch job, as a function of the records and the stores: validate (invalid

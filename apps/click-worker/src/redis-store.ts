@@ -1,4 +1,4 @@
-import type { InvalidReason, RedisKeys } from '@adtrack/contracts'
+import { type InvalidReason, MINUTE_BUCKET_TTL_SECONDS, type RedisKeys } from '@adtrack/contracts'
 import type { Redis } from 'ioredis'
 
 /**
@@ -75,9 +75,6 @@ export interface OwnedClick {
   /** Epoch minute of the click's receive time: its time-series bucket. */
   minute: number
 }
-
-/** How long per-minute keys stay in Redis; older time ranges are read from Postgres's rollup. */
-export const MINUTE_BUCKET_TTL_SECONDS = 48 * 3600
 
 export class RedisCounters {
   private readonly templates: string[]

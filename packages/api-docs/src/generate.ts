@@ -61,6 +61,7 @@ export function analyticsApiSpec(): Promise<Record<string, unknown>> {
     ads: unused('ads'),
     adminAds: unused('adminAds'),
     counts: unused('counts'),
+    postgresCounts: unused('postgresCounts'),
     registry: new Registry(),
     readiness: new Readiness({}),
   }

@@ -28,6 +28,9 @@ export const InvalidReason = Type.Union(
 )
 export type InvalidReason = Type.Static<typeof InvalidReason>
 export const INVALID_REASONS: InvalidReason[] = ['bot', 'repeat', 'over_budget', 'inactive_ad']
+/** Invalid clicks by reason, every reason present at zero: the shape replies carry. */
+export const noInvalidClicks = (): Record<InvalidReason, number> =>
+  Object.fromEntries(INVALID_REASONS.map((reason) => [reason, 0])) as Record<InvalidReason, number>
 
 /** Upper bound on playback position, in seconds, as the system we replace enforced. */
 export const MAX_PLAYBACK_SECONDS = 3600

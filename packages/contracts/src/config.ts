@@ -15,9 +15,11 @@ const LOG_LEVEL = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
   { default: 'info', description: 'pino log level.' },
 )
+/** The local stack's database; also the db package's CLI default, which has no schema of its own. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres:password@localhost:5432/ad_tracking'
 const DATABASE_URL = Type.String({
   pattern: '^postgres(ql)?://',
-  default: 'postgres://postgres:password@localhost:5432/ad_tracking',
+  default: DEFAULT_DATABASE_URL,
   description: 'PostgreSQL connection URL.',
 })
 const REDIS_URL = Type.String({

@@ -26,3 +26,14 @@ export function redisKeys(prefix = '') {
   }
 }
 export type RedisKeys = ReturnType<typeof redisKeys>
+
+/** How long the per-minute keys (`minute`, `topMinute`) live after their last write. */
+export const MINUTE_BUCKET_TTL_SECONDS = 48 * 3600
+
+/**
+ * Ranges starting at most this long ago are read from Redis's per-minute keys; older ones from
+ * Postgres's rollup. NOTE: an hour short of the TTL because an expired minute reads as an empty one,
+ * not as an error: the margin absorbs clock skew between the worker's and the reader's hosts and a read
+ * still running when the oldest minutes expire, either of which would otherwise answer zeros.
+ */
+export const REDIS_READ_RANGE_MS = MINUTE_BUCKET_TTL_SECONDS * 1000 - 3_600_000

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `node packages/db/dist/cli.js migrate|seed|setup` with DATABASE_URL set (the old variable name).
+import { DEFAULT_DATABASE_URL } from '@adtrack/contracts'
 import { createSql } from './client.js'
 import { migrate } from './migrate.js'
 import { seedDemoAds } from './seed.js'
 
 const command = process.argv[2]
-const url = process.env.DATABASE_URL ?? 'postgres://postgres:password@localhost:5432/ad_tracking'
+const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
 const log = (msg: string) => process.stderr.write(`[db] ${msg}\n`)
 
 if (!command || !['migrate', 'seed', 'setup'].includes(command)) {

@@ -6,6 +6,7 @@ import {
   ErrorBody,
   LATEST_TIME,
   MAX_TIMESERIES_BUCKETS,
+  REDIS_READ_RANGE_MS,
   Timeseries,
   TimeseriesQuery,
   TopAds,
@@ -15,22 +16,23 @@ import { HttpError } from '@adtrack/service-runtime'
 import { errorReply, RETRY_AFTER_HEADER } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AdStore } from '../ad-store.js'
-import type { ClickCounts, Counts } from '../click-counts.js'
-import { type BucketCounts, bucketCount, bucketStarts, fillBuckets } from '../time-buckets.js'
+import {
+  type Counts,
+  type CountsSource,
+  type CountsSources,
+  DEGRADED_HEADER,
+  readCounts,
+  SOURCE_HEADER,
+} from '../counts-source.js'
+import { bucketCount, bucketStarts, fillBuckets } from '../time-buckets.js'
 
-/** Set on a reply answered without Redis: the counts are exact but came from Postgres. */
-export const DEGRADED_HEADER = 'x-analytics-degraded'
-/** Which store answered a time-range question (the reply is the same either way). */
-export const SOURCE_HEADER = 'x-analytics-source'
-/** Redis keeps per-minute keys 48 h; ranges starting later than this ago are read from it. */
-const REDIS_RANGE_MS = 47 * 3_600_000
 const MINUTE_MS = 60_000
 
 const BAD_RANGE =
   '`BAD_TIME_RANGE`: `from` not earlier than `to` (an empty range included), or a time outside 0001-01-01 to 9999-12-31 UTC'
 const NO_AD = errorReply('The ad does not exist (`AD_NOT_FOUND`).')
 
-export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: ClickCounts }> = async (
+export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: CountsSources }> = async (
   app,
   { ads, counts },
 ) => {
@@ -59,35 +61,19 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
       if (request.query.from !== undefined || request.query.to !== undefined) {
         // A time range is answered from the clicks themselves: exact, unique viewers included.
         const { from, to } = timeRange(request.query.from, request.query.to, 0)
-        if (!(await ads.exists(ad_id)))
-          throw new HttpError(404, `ad "${ad_id}" does not exist`, 'AD_NOT_FOUND')
+        if (!(await ads.exists(ad_id))) throw adNotFound(ad_id)
         reply.header(SOURCE_HEADER, 'postgres')
-        return analyticsReply(ad_id, await ads.rangeCounts(ad_id, new Date(from), new Date(to)))
+        return analyticsReply(ad_id, await counts.postgres.rangeCounts(ad_id, new Date(from), new Date(to)))
       }
-      const [known, live] = await Promise.allSettled([ads.exists(ad_id), counts.forAd(ad_id)])
-      if (known.status === 'fulfilled' && !known.value) {
-        throw new HttpError(404, `ad "${ad_id}" does not exist`, 'AD_NOT_FOUND')
-      }
-      let result: Counts
-      if (live.status === 'fulfilled') {
-        result = live.value
-        // Postgres is down but Redis answered: the ad may not exist, but its counts are right.
-        if (known.status === 'rejected') reply.header(DEGRADED_HEADER, 'postgres-unavailable')
-      } else {
-        request.log.warn({ err: live.reason }, 'redis unavailable; counting in postgres')
-        if (known.status === 'rejected') {
-          throw new HttpError(
-            503,
-            'analytics are unavailable right now; retry shortly',
-            'STORES_UNAVAILABLE',
-            {
-              'retry-after': '5',
-            },
-          )
-        }
-        result = await ads.clickCounts(ad_id)
-        reply.header(DEGRADED_HEADER, 'redis-unavailable')
-      }
+      // NOTE: Postgres being down does not stop an answer: Redis's counts are right, the ad unchecked.
+      const known = await ads.exists(ad_id).catch((err) => {
+        request.log.warn({ err }, 'postgres unavailable; not checking that the ad exists')
+        return undefined
+      })
+      if (known === false) throw adNotFound(ad_id)
+      const result = await readCounts(request, reply, counts, (source) => source.forAd(ad_id), {
+        postgresDown: known === undefined,
+      })
       return analyticsReply(ad_id, result)
     },
   )
@@ -124,23 +110,11 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
         )
       }
       const starts = bucketStarts(from, to, granularity)
-      if (!(await ads.exists(adId))) throw new HttpError(404, `ad "${adId}" does not exist`, 'AD_NOT_FOUND')
+      if (!(await ads.exists(adId))) throw adNotFound(adId)
       const rangeStart = starts[0] ?? from
-      const rangeEnd = Math.min(to, Date.now() + MINUTE_MS)
-      let minutes: Map<number, BucketCounts> | undefined
-      if (rangeStart >= Date.now() - REDIS_RANGE_MS && counts.available) {
-        const epochMinutes: number[] = []
-        for (let t = rangeStart; t < rangeEnd; t += MINUTE_MS) epochMinutes.push(Math.floor(t / MINUTE_MS))
-        minutes = await counts.minutes(adId, epochMinutes).catch((err) => {
-          request.log.warn({ err }, 'redis unavailable; reading the rollup in postgres')
-          return undefined
-        })
-        if (minutes) reply.header(SOURCE_HEADER, 'redis')
-      }
-      if (!minutes) {
-        minutes = await ads.minutes(adId, new Date(rangeStart), new Date(to))
-        reply.header(SOURCE_HEADER, 'postgres')
-      }
+      const redisHolds = rangeStart >= Date.now() - REDIS_READ_RANGE_MS
+      const read = (source: CountsSource) => source.minutes(adId, rangeStart, to)
+      const minutes = await readCounts(request, reply, counts, read, { redisHolds })
       return {
         ad_id: adId,
         granularity,
@@ -170,20 +144,16 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     async (request, reply) => {
       const windowMinutes = Number.parseInt(request.query.window, 10)
       const current = Math.floor(Date.now() / MINUTE_MS)
-      const epochMinutes = Array.from({ length: windowMinutes }, (_, i) => current - i)
-      const from = new Date((current - windowMinutes + 1) * MINUTE_MS)
-      let ranked = counts.available
-        ? await counts.top(epochMinutes, request.query.limit).catch((err) => {
-            request.log.warn({ err }, 'redis unavailable; ranking from the rollup in postgres')
-            return undefined
-          })
-        : undefined
-      reply.header(SOURCE_HEADER, ranked ? 'redis' : 'postgres')
-      ranked ??= await ads.top(from, request.query.limit)
-      return { window: request.query.window, from: from.toISOString(), ads: ranked }
+      const from = (current - windowMinutes + 1) * MINUTE_MS
+      const ranked = await readCounts(request, reply, counts, (source) =>
+        source.top(from, (current + 1) * MINUTE_MS, request.query.limit),
+      )
+      return { window: request.query.window, from: new Date(from).toISOString(), ads: ranked }
     },
   )
 }
+
+const adNotFound = (adId: string) => new HttpError(404, `ad "${adId}" does not exist`, 'AD_NOT_FOUND')
 
 export function analyticsReply(ad_id: string, counts: Counts) {
   const invalidTotal = Object.values(counts.invalid).reduce((a, b) => a + b, 0)

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { generateApiDocs, REGENERATE_COMMAND, repoRoot, staleApiDocs } from './generate.js'
 
-// `node packages/api-docs/dist/cli.js` writes the API descriptions; with --check it only says whether
+// `node tools/api-docs/dist/cli.js` writes the API descriptions; with --check it only says whether
 // the committed ones match the code (exit code 1 if not).
 const files = await generateApiDocs()
 if (process.argv.includes('--check')) {

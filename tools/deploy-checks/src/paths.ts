@@ -2,14 +2,14 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The repository root (this file is packages/deploy-checks/{src,dist}/paths.*). */
+/** The repository root (this file is tools/deploy-checks/{src,dist}/paths.*). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const deployDir = join(repoRoot, 'deploy')
 export const k8sDir = join(deployDir, 'k8s')
 export const observabilityDir = join(deployDir, 'observability')
 export const composeFile = join(repoRoot, 'docker-compose.yml')
 /** Source of the Go helper (compose-go and Prometheus's own parsers). */
-export const goHelperDir = join(repoRoot, 'packages/deploy-checks/go')
+export const goHelperDir = join(repoRoot, 'tools/deploy-checks/go')
 
 /**
  * Tools and schemas the checks install, per user and outside the checkout, next to the bootstrap's Node

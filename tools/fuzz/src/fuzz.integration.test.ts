@@ -19,7 +19,7 @@ import { type FuzzResult, type FuzzTarget, failureClasses, runSchemathesis } fro
 // status and body its committed OpenAPI description allows, and never with a 5xx.
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..')
 const reportDir = join(repoRoot, 'test-results', 'fuzz')
-// Fixed, so that a failure reproduces: FUZZ_SEED=<seed> npm test -- packages/fuzz. The examples, coverage and
+// Fixed, so that a failure reproduces: FUZZ_SEED=<seed> npm test -- tools/fuzz. The examples, coverage and
 // fuzzing phases then send the same cases every run; the stateful phase also feeds on what the API answered
 // (ids the server assigned, the clock), so its cases can differ between runs. Each failure prints its curl.
 const seed = Number(process.env.FUZZ_SEED ?? 20261130)
@@ -90,7 +90,7 @@ function explain(result: FuzzResult): string {
   return [
     `schemathesis found ${result.failures.length} failing case(s) in ${classes.length} class(es) and ` +
       `${result.errors.length} error(s); seed ${seed}`,
-    `  run again: FUZZ_SEED=${seed} npm test -- packages/fuzz`,
+    `  run again: FUZZ_SEED=${seed} npm test -- tools/fuzz`,
     `  the command: ${result.command}`,
     `  full output: ${result.logFile}; reports: ${result.junitFile}, ${result.ndjsonFile}`,
     '',

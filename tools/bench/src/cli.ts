@@ -324,7 +324,7 @@ try {
   services.push(analytics)
   const bare = await startProcess(
     'bare-fastify',
-    join(root, 'packages/bench/dist/bare-server.js'),
+    join(root, 'tools/bench/dist/bare-server.js'),
     { ...nodeEnv, HTTP_PORT: String(barePort) },
     `http://127.0.0.1:${barePort}/livez`,
     root,

@@ -7,7 +7,7 @@ import { PORT_SETTINGS, readPorts, resolveDataDir } from './cli-settings.js'
 import { onStopSignals } from './cli-signals.js'
 import { findRepoRoot } from './repo-root.js'
 
-const USAGE = `usage: node packages/local-stack/dist/cli.js [deps | up | --help]
+const USAGE = `usage: node tools/local-stack/dist/cli.js [deps | up | --help]
 
   up     Kafka, Postgres and Redis; migrations and demo ads; ingest-api, click-worker and analytics-api;
          and the gateway in front of the two APIs (nginx with the Compose gateway's configuration,

@@ -115,7 +115,7 @@ describe('deploy/Dockerfile', () => {
   it('sets the NODE_OPTIONS that the bench measures the services with', async () => {
     const env = (await dockerfile()).filter((i) => i.keyword === 'ENV' && i.stage === 'runtime')
     const set = env.map((i) => /NODE_OPTIONS="([^"]*)"/.exec(i.args)?.[1]).find((v) => v !== undefined)
-    const bench = await readFile(join(repoRoot, 'packages/bench/src/node-options.ts'), 'utf8')
+    const bench = await readFile(join(repoRoot, 'tools/bench/src/node-options.ts'), 'utf8')
     const measured = /SERVICE_NODE_OPTIONS = '([^']*)'/.exec(bench)?.[1]
     expect(measured).toBeTruthy()
     expect(set).toBe(measured)

@@ -12,7 +12,7 @@ import { xmlProblems } from './well-formed.js'
 // its own stack and services (not the tests' shared stack). Checks what it writes, never how fast anything
 // was: the figures depend on the machine.
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..')
-const cli = join(root, 'packages/bench/dist/cli.js')
+const cli = join(root, 'tools/bench/dist/cli.js')
 
 let child: ChildProcess | undefined
 let out: string | undefined

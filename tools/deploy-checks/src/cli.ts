@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// node packages/deploy-checks/dist/cli.js tools          install (or confirm) every pinned tool and schema
-// node packages/deploy-checks/dist/cli.js render <path>  kustomize build deploy/k8s/<path> with the pinned
+// node tools/deploy-checks/dist/cli.js tools          install (or confirm) every pinned tool and schema
+// node tools/deploy-checks/dist/cli.js render <path>  kustomize build deploy/k8s/<path> with the pinned
 //                                                        kustomize, e.g. `render overlays/prod | kubectl apply -f -`
-// The checks themselves run in `npm test` (packages/deploy-checks/src/*.test.ts).
+// The checks themselves run in `npm test` (tools/deploy-checks/src/*.test.ts).
 import { render } from './k8s.js'
 import { stderrLog } from './run.js'
 import { ensureAllTools } from './tools.js'

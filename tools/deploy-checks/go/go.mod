@@ -1,4 +1,4 @@
-module github.com/ad-tracking/ad-tracking/packages/deploy-checks/go
+module github.com/ad-tracking/ad-tracking/tools/deploy-checks/go
 
 go 1.24.0
 

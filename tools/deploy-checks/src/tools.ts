@@ -154,7 +154,7 @@ export const ensureKustomize = (log: Log = stderrLog) =>
 export const ensureKubeconform = (log: Log = stderrLog) =>
   once('kubeconform', () => goInstall('kubeconform', PINS.kubeconform.module, PINS.kubeconform.version, log))
 
-/** The Go helper in packages/deploy-checks/go, rebuilt whenever its source or pinned modules change. */
+/** The Go helper in tools/deploy-checks/go, rebuilt whenever its source or pinned modules change. */
 export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
   return once('deploy-lint', async () => {
     const hash = createHash('sha256')
@@ -359,7 +359,7 @@ export function ensureNginx(log: Log = stderrLog): Promise<string> {
   })
 }
 
-/** Everything, for `node packages/deploy-checks/dist/cli.js tools` and CI caches. */
+/** Everything, for `node tools/deploy-checks/dist/cli.js tools` and CI caches. */
 export async function ensureAllTools(log: Log = stderrLog): Promise<Record<string, string>> {
   const [kustomize, kubeconform, deployLint, schemas, nginx] = await Promise.all([
     ensureKustomize(log),

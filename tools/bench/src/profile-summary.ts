@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Summarises a V8 .cpuprofile (node --cpu-prof; npm run bench -- --cpu-prof): self time by function and
 // by where the code comes from (a package in node_modules, node: internals, the workspace, GC/idle).
-//   node packages/bench/dist/profile-summary.js bench-results/profiles/CPU.*.cpuprofile [--top 20]
+//   node tools/bench/dist/profile-summary.js bench-results/profiles/CPU.*.cpuprofile [--top 20]
 import { readFileSync } from 'node:fs'
 
 interface ProfileNode {

@@ -1,14 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { type StartedProcess, startProcess as start, waitUntilReady } from '@adtrack/local-stack'
 
-export interface Service {
-  name: string
-  process: ChildProcess
-  output: () => string
-  stop(): Promise<void>
-}
+export type Service = StartedProcess
 
 /** Starts `node <entry>` with `env` and waits until `readyUrl` answers 200 (60 s at most). */
 export async function startProcess(
@@ -19,46 +12,17 @@ export async function startProcess(
   cwd: string,
   nodeArgs: string[] = [],
 ): Promise<Service> {
-  const child = spawn(process.execPath, [...nodeArgs, entry], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000)
-  }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  const exited = once(child, 'exit')
-  const service: Service = {
+  // A service that ignores SIGTERM must not hang the bench's teardown.
+  const service = start({
     name,
-    process: child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-        await exited
-        clearTimeout(timer)
-      }
-    },
-  }
-  const until = Date.now() + 60_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output}`)
-    try {
-      const res = await fetch(readyUrl)
-      if (res.status === 200) return service
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) {
-      await service.stop()
-      throw new Error(`${name} not ready within 60 s:\n${output}`)
-    }
-    await sleep(200)
-  }
+    command: process.execPath,
+    args: [...nodeArgs, entry],
+    env,
+    cwd,
+    killAfterMs: 15_000,
+  })
+  await waitUntilReady(service, readyUrl)
+  return service
 }
 
 /** Peak resident set size of a live process, from /proc/<pid>/status (VmHWM), in MiB. */
@@ -72,3 +36,4 @@ export function peakRssMiB(pid: number | undefined): number | undefined {
     return undefined
   }
 }
+

@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
-import { waitFor } from '@adtrack/test-support'
+import { type StartedProcess, startProcess, waitUntilReady } from '@adtrack/local-stack'
 import { deployDir } from './paths.js'
 import { run } from './run.js'
 
@@ -18,46 +16,8 @@ export async function buildService(app: string, out: string): Promise<{ seconds:
   return { seconds: (Date.now() - started) / 1000, output }
 }
 
-export interface Process {
-  child: ChildProcess
-  output: () => string
-  /** Sends the signal and resolves with the exit code and how long the process took to go. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; seconds: number }>
-}
-
-/** Starts a command with exactly the given environment (plus PATH), collecting its output. */
-export function startProcess(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: Record<string, string> },
-): Process {
-  const child = spawn(cmd, args, {
-    cwd: opts.cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-50_000)
-  }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>
-  return {
-    child,
-    output: () => output,
-    async stop(signal = 'SIGTERM') {
-      const started = Date.now()
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-      const [code, sig] = await exited
-      return { code, signal: sig, seconds: (Date.now() - started) / 1000 }
-    },
-  }
-}
-
 /** A service started from a build-service.sh output the way the image starts it: node dist/server.js. */
-export interface BuiltService extends Process {
-  name: string
+export interface BuiltService extends StartedProcess {
   httpUrl: string
   metricsUrl: string
   env: Record<string, string>
@@ -68,29 +28,18 @@ export async function startBuiltService(
   dir: string,
   env: Record<string, string>,
 ): Promise<BuiltService> {
-  const proc = startProcess(process.execPath, ['dist/server.js'], {
+  const started = startProcess({
+    name,
+    command: process.execPath,
+    args: ['dist/server.js'],
     cwd: dir,
     env: { NODE_ENV: 'production', ...env },
   })
-  const service: BuiltService = {
-    ...proc,
-    name,
+  await waitUntilReady(started, `http://127.0.0.1:${env.METRICS_PORT}/readyz`, 90_000)
+  return {
+    ...started,
     env,
     httpUrl: `http://127.0.0.1:${env.HTTP_PORT}`,
     metricsUrl: `http://127.0.0.1:${env.METRICS_PORT}`,
   }
-  try {
-    await waitFor(
-      async () => {
-        if (proc.child.exitCode !== null) throw new Error(`${name} exited with ${proc.child.exitCode}`)
-        const res = await fetch(`${service.metricsUrl}/readyz`)
-        return res.status === 200 ? true : undefined
-      },
-      { what: `${name} to be ready`, timeoutMs: 90_000, intervalMs: 200 },
-    )
-  } catch (err) {
-    await proc.stop('SIGKILL')
-    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${proc.output()}`)
-  }
-  return service
 }

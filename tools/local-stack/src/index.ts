@@ -8,5 +8,12 @@ export { freePort } from './ports.js'
 export { type PostgresOptions, startPostgres } from './postgres.js'
 export { type RedisOptions, startRedis } from './redis.js'
 export { freeStackPorts, type Stack, type StackOptions, type StackPorts, startStack } from './stack.js'
+export {
+  type StartedProcess,
+  type StartProcessOptions,
+  type StoppedProcess,
+  startProcess,
+  waitUntilReady,
+} from './started-process.js'
 export { type SystemTool, toolPath } from './system-tools.js'
 export type { KafkaServer, ManagedProcess, PostgresServer, ProcessExit, RedisServer } from './types.js'

@@ -1,10 +1,8 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  connectivity,
   containerEnvironment,
   durationSeconds,
-  type Endpoint,
   find,
   get,
   type K8sObject,
@@ -16,10 +14,10 @@ import {
   readManifests,
   render,
   validate,
-  workloadEndpoints,
   workloadOf,
   workloads,
 } from './k8s.js'
+import { connectivity, type Endpoint, workloadEndpoints } from './network-policy.js'
 import { k8sDir, SERVICES, type ServiceName } from './paths.js'
 import { checkServiceEnvironment } from './service-config.js'
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseLoadArgs, USAGE, UsageError } from './args.js'
-import { formatProgress, formatSummary, runLoad } from './loadgen.js'
+import { runLoad } from './loadgen.js'
+import { formatProgress, formatSummary } from './summary.js'
 
 let opts: ReturnType<typeof parseLoadArgs>
 try {

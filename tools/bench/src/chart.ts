@@ -1,6 +1,8 @@
 // The benchmark's chart: throughput, latency and delivery backlog over the run, phases shaded and
 // numbered, as a standalone SVG. Hand-written (no chart library) so that the bench adds no dependency;
 // a pure function of the timeline, so that its geometry is tested without a run.
+// Over 300 lines: the layout and the drawing share every constant and scale; split, each half would be
+// read only with the other open.
 import type { PhaseSpan, Timeline, TimelineSample } from './timeline.js'
 
 type SeriesKey = Exclude<keyof TimelineSample, 't' | 'phase'>

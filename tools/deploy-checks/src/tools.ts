@@ -1,3 +1,5 @@
+// Over 300 lines: every pinned tool and how it is installed lives here, so that a version bump, and what it
+// downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and KEDA's CRD).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'

@@ -8,7 +8,7 @@ import {
 } from './gateway-config.js'
 import { ensureTools } from './install-tools.js'
 import { type Log, stderrLog } from './log.js'
-import { ManagedServer, type ServerSpec } from './managed-server.js'
+import { UrlServer } from './managed-server.js'
 import { runChecked } from './run-command.js'
 import { toolPath } from './system-tools.js'
 import type { ManagedProcess } from './types.js'
@@ -26,15 +26,6 @@ export interface GatewayServer extends ManagedProcess {
   readonly url: string
 }
 
-class GatewayProcess extends ManagedServer implements GatewayServer {
-  constructor(
-    spec: ServerSpec,
-    readonly url: string,
-  ) {
-    super(spec)
-  }
-}
-
 /**
  * The compose gateway (deploy/compose/nginx) as a child process: Debian's nginx, installed with apt-get
  * when missing, running the same template rendered the way the nginx image renders it. Resolves once it
@@ -48,7 +39,7 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayServer>
   const port = Number(opts.variables.GATEWAY_PORT)
   const mainConfig = join(dir, 'nginx.conf')
   const url = `http://127.0.0.1:${port}`
-  const server = new GatewayProcess(
+  const server = new UrlServer(
     {
       name: 'gateway',
       logFile: join(dir, 'nginx.log'),

@@ -194,6 +194,16 @@ export class ManagedServer implements ManagedProcess {
   }
 }
 
+/** A server that clients reach at one URL: Postgres, Redis, the gateway. */
+export class UrlServer extends ManagedServer {
+  constructor(
+    spec: ServerSpec,
+    readonly url: string,
+  ) {
+    super(spec)
+  }
+}
+
 export function describeExit(exit: ProcessExit): string {
   if (exit.signal) return `killed by ${exit.signal}`
   if (exit.code === null) return 'could not be spawned'

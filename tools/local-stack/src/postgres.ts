@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { ensureTools } from './install-tools.js'
 import { findLeftoverProcesses } from './leftover-processes.js'
 import { type Log, stderrLog } from './log.js'
-import { ManagedServer, type ServerSpec } from './managed-server.js'
+import { UrlServer } from './managed-server.js'
 import {
   initdbArgs,
   POSTGRES_CONF_FILE,
@@ -29,15 +29,6 @@ export interface PostgresOptions {
 
 const LOG_FILE = 'postgres.log'
 
-class PostgresProcess extends ManagedServer implements PostgresServer {
-  constructor(
-    spec: ServerSpec,
-    readonly url: string,
-  ) {
-    super(spec)
-  }
-}
-
 /** Starts PostgreSQL on 127.0.0.1:port with its data in dataDir (initialised on first use). */
 export async function startPostgres(opts: PostgresOptions): Promise<PostgresServer> {
   const log = opts.log ?? stderrLog
@@ -48,7 +39,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
   const user = await serverUser()
 
   const env = withoutLibpqVariables(process.env)
-  const server = new PostgresProcess(
+  const server = new UrlServer(
     {
       name: 'postgres',
       logFile: join(dataDir, LOG_FILE),

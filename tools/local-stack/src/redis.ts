@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ensureTools } from './install-tools.js'
 import { type Log, stderrLog } from './log.js'
-import { ManagedServer, type ServerSpec } from './managed-server.js'
+import { UrlServer } from './managed-server.js'
 import { redisArgs, redisUrl } from './redis-config.js'
 import { redisPing } from './redis-ping.js'
 import { toolPath } from './system-tools.js'
@@ -16,22 +16,13 @@ export interface RedisOptions {
   log?: Log
 }
 
-class RedisProcess extends ManagedServer implements RedisServer {
-  constructor(
-    spec: ServerSpec,
-    readonly url: string,
-  ) {
-    super(spec)
-  }
-}
-
 /** Starts redis-server on 127.0.0.1:port with its files in dataDir. */
 export async function startRedis(opts: RedisOptions): Promise<RedisServer> {
   const log = opts.log ?? stderrLog
   await ensureTools(['redis'], log)
   const dataDir = resolve(opts.dataDir)
   await mkdir(dataDir, { recursive: true })
-  const server = new RedisProcess(
+  const server = new UrlServer(
     {
       name: 'redis',
       logFile: join(dataDir, 'redis.log'),

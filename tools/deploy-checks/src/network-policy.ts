@@ -87,36 +87,27 @@ export function allowed(
         policyTypes(p).includes(type) &&
         selects(p.spec.podSelector, e.labels),
     )
-  if (inScope(from)) {
-    const egress = applying(from, 'Egress')
-    const ok =
-      egress.length === 0 ||
-      egress.some((p) =>
-        // biome-ignore lint/suspicious/noExplicitAny: an egress rule
-        (p.spec.egress ?? []).some((rule: any) => {
-          const peers = rule.to ?? []
+  // The policies of `type` that select `pod` let `peer` through: none selects it, or one has a rule whose
+  // peers match and whose ports include the destination's.
+  const lets = (pod: Endpoint, type: 'Egress' | 'Ingress', peer: Endpoint) => {
+    const [rulesKey, peersKey] =
+      type === 'Egress' ? (['egress', 'to'] as const) : (['ingress', 'from'] as const)
+    const applied = applying(pod, type)
+    return (
+      applied.length === 0 ||
+      applied.some((p) =>
+        // biome-ignore lint/suspicious/noExplicitAny: an egress or ingress rule
+        (p.spec[rulesKey] ?? []).some((rule: any) => {
+          const peers = rule[peersKey] ?? []
           // biome-ignore lint/suspicious/noExplicitAny: a peer
-          const peerOk = peers.length === 0 || peers.some((peer: any) => peerMatches(peer, namespace, to))
+          const peerOk = peers.length === 0 || peers.some((q: any) => peerMatches(q, namespace, peer))
           return peerOk && portMatches(rule.ports, to, port, protocol)
         }),
       )
-    if (!ok) return false
+    )
   }
-  if (inScope(to)) {
-    const ingress = applying(to, 'Ingress')
-    const ok =
-      ingress.length === 0 ||
-      ingress.some((p) =>
-        // biome-ignore lint/suspicious/noExplicitAny: an ingress rule
-        (p.spec.ingress ?? []).some((rule: any) => {
-          const peers = rule.from ?? []
-          // biome-ignore lint/suspicious/noExplicitAny: a peer
-          const peerOk = peers.length === 0 || peers.some((peer: any) => peerMatches(peer, namespace, from))
-          return peerOk && portMatches(rule.ports, to, port, protocol)
-        }),
-      )
-    if (!ok) return false
-  }
+  if (inScope(from) && !lets(from, 'Egress', to)) return false
+  if (inScope(to) && !lets(to, 'Ingress', from)) return false
   return true
 }
 

@@ -41,73 +41,49 @@ export function peakRssMiB(pid: number | undefined): number | undefined {
 
 /** The click-worker, started once clicks wait on the topic. */
 export async function startWorker(run: BenchRun): Promise<Service> {
-  const metrics = await freePort()
-  const worker = await startProcess(
-    'click-worker',
-    join(run.root, 'apps/click-worker/dist/server.js'),
-    { ...run.serviceEnv, METRICS_PORT: String(metrics) },
-    `http://127.0.0.1:${metrics}/readyz`,
-    run.root,
-    run.opts.profArgs,
-  )
-  run.services.push(worker)
-  return worker
+  return (await startService(run, 'click-worker')).service
 }
 
 /** ingest-api, analytics-api and the bare Fastify server that is ingest-api's baseline; their URLs. */
 export async function startApis(
   run: BenchRun,
 ): Promise<{ ingestUrl: string; analyticsUrl: string; bareUrl: string }> {
-  const { root, serviceEnv, opts } = run
-  const [ingestPort, ingestMetrics, analyticsPort, analyticsMetrics, barePort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ]
-  const ingest = await startProcess(
-    'ingest-api',
-    join(root, 'apps/ingest-api/dist/server.js'),
-    {
-      ...serviceEnv,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(ingestPort),
-      METRICS_PORT: String(ingestMetrics),
-      SPOOL_DIR: join(run.dataDir, 'spool'),
-      // The load comes from one address; the per-IP limit would refuse it.
-      RATE_LIMIT_MAX: '0',
-    },
-    `http://127.0.0.1:${ingestMetrics}/readyz`,
-    root,
-    opts.profArgs,
-  )
-  run.services.push(ingest)
-  const analytics = await startProcess(
-    'analytics-api',
-    join(root, 'apps/analytics-api/dist/server.js'),
-    {
-      ...serviceEnv,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(analyticsPort),
-      METRICS_PORT: String(analyticsMetrics),
-    },
-    `http://127.0.0.1:${analyticsMetrics}/readyz`,
-    root,
-    opts.profArgs,
-  )
-  run.services.push(analytics)
+  const ingest = await startService(run, 'ingest-api', {
+    SPOOL_DIR: join(run.dataDir, 'spool'),
+    // The load comes from one address; the per-IP limit would refuse it.
+    RATE_LIMIT_MAX: '0',
+  })
+  const analytics = await startService(run, 'analytics-api')
+  const barePort = await freePort()
   const bare = await startProcess(
     'bare-fastify',
-    join(root, 'tools/bench/dist/bare-server.js'),
-    { ...opts.nodeEnv, HTTP_PORT: String(barePort) },
+    join(run.root, 'tools/bench/dist/bare-server.js'),
+    { ...run.opts.nodeEnv, HTTP_PORT: String(barePort) },
     `http://127.0.0.1:${barePort}/livez`,
-    root,
+    run.root,
   )
   run.services.push(bare)
-  return {
-    ingestUrl: `http://127.0.0.1:${ingestPort}`,
-    analyticsUrl: `http://127.0.0.1:${analyticsPort}`,
-    bareUrl: `http://127.0.0.1:${barePort}`,
-  }
+  return { ingestUrl: ingest.url, analyticsUrl: analytics.url, bareUrl: `http://127.0.0.1:${barePort}` }
+}
+
+/** apps/<name>/dist/server.js on free ports with the stack's environment and `env`; its public URL. */
+async function startService(
+  run: BenchRun,
+  name: 'ingest-api' | 'click-worker' | 'analytics-api',
+  env: Record<string, string> = {},
+): Promise<{ service: Service; url: string }> {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()]
+  // The worker serves no public API: only its metrics port.
+  const http: Record<string, string> =
+    name === 'click-worker' ? {} : { HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort) }
+  const service = await startProcess(
+    name,
+    join(run.root, 'apps', name, 'dist/server.js'),
+    { ...run.serviceEnv, ...http, METRICS_PORT: String(metricsPort), ...env },
+    `http://127.0.0.1:${metricsPort}/readyz`,
+    run.root,
+    run.opts.profArgs,
+  )
+  run.services.push(service)
+  return { service, url: `http://127.0.0.1:${httpPort}` }
 }

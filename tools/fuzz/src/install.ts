@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, rename, rm } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runChecked } from '@adtrack/local-stack'
 
 /** The schemathesis release the fuzz test runs; requirements.txt pins it and everything it pulls in. */
 export const SCHEMATHESIS_VERSION = '4.32.5'
@@ -13,23 +13,8 @@ const requirementsFile = join(dirname(fileURLToPath(import.meta.url)), '..', 're
 const log = (msg: string) => process.stderr.write(`[fuzz] ${msg}\n`)
 
 /** Runs a command, passing its output on line by line with a prefix; rejects on a non-zero exit. */
-function run(cmd: string, args: string[], prefix: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let tail = ''
-    const pass = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-4000)
-      for (const line of chunk.toString().split('\n')) if (line.trim()) log(`${prefix} ${line.trimEnd()}`)
-    }
-    child.stdout.on('data', pass)
-    child.stderr.on('data', pass)
-    child.on('error', (err) => reject(new Error(`${cmd} could not start: ${err.message}`)))
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`\`${cmd} ${args.join(' ')}\` exited with ${code}:\n${tail}`)),
-    )
-  })
+async function run(cmd: string, args: string[], prefix: string): Promise<void> {
+  await runChecked(cmd, args, { onLine: (line) => line.trim() && log(`${prefix} ${line.trimEnd()}`) })
 }
 
 /**

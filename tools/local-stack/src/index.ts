@@ -7,6 +7,7 @@ export type { Log } from './log.js'
 export { freePort } from './ports.js'
 export { type PostgresOptions, startPostgres } from './postgres.js'
 export { type RedisOptions, startRedis } from './redis.js'
+export { type RunOptions, type RunResult, runChecked, runCommand } from './run-command.js'
 export { freeStackPorts, type Stack, type StackOptions, type StackPorts, startStack } from './stack.js'
 export {
   type StartedProcess,

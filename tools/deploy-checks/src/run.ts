@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process'
+import { type Log, type RunOptions, runCommand } from '@adtrack/local-stack'
 
-export type Log = (message: string) => void
-export const stderrLog: Log = (message) => process.stderr.write(`[deploy-checks] ${message}\n`)
+export type { Log }
+export const stderrLog: Log = (message) => {
+  process.stderr.write(`[deploy-checks] ${message}\n`)
+}
 
 export interface RunResult {
   code: number | null
@@ -10,47 +12,14 @@ export interface RunResult {
 }
 
 /** Runs a command to completion, collecting its output; never throws for a non-zero exit. */
-export function run(
+export async function run(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+  opts: Pick<RunOptions, 'cwd' | 'env' | 'input' | 'timeoutMs'> = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      // No stdin unless there is input: a program that exits without reading it would raise EPIPE.
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            stderr += `\n[killed after ${opts.timeoutMs} ms]`
-            child.kill('SIGKILL')
-          }, opts.timeoutMs)
-    child.on('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`${cmd} could not start: ${err.message}`))
-    })
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    if (child.stdin) {
-      // A program may exit before reading all its input; its exit status says what happened.
-      child.stdin.on('error', () => {})
-      child.stdin.end(opts.input)
-    }
-  })
+  const { code, signal, stdout, stderr } = await runCommand(cmd, args, opts)
+  // A timeout kills with SIGKILL: say so where the failure's output is read.
+  return { code, stdout, stderr: signal ? `${stderr}\n[killed by ${signal}]` : stderr }
 }
 
 /** Runs a command and returns its stdout; throws with the command line and its output when it fails. */

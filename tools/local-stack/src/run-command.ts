@@ -9,27 +9,36 @@ export interface RunOptions {
   timeoutMs?: number
   /** Called with each line of output as it arrives (long installs show progress through it). */
   onLine?: (line: string) => void
+  /** Written to the command's stdin, which is otherwise closed. */
+  input?: string
 }
 
 export interface RunResult {
   code: number | null
   signal: NodeJS.Signals | null
+  /** stdout and stderr together, in the order they came. */
   output: string
+  /** Each alone, for a command whose stdout is data (JSON, YAML) and whose stderr is talk. */
+  stdout: string
+  stderr: string
 }
 
-/** Runs a short-lived command to completion, collecting stdout and stderr together; never rejects on exit code. */
+/** Runs a short-lived command to completion, collecting its output; never rejects on exit code. */
 export function runCommand(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // No stdin unless there is input: a program that exits without reading it would raise EPIPE.
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       uid: opts.user?.uid,
       gid: opts.user?.gid,
       timeout: opts.timeoutMs,
       killSignal: 'SIGKILL',
     })
     const chunks: Buffer[] = []
+    const out: Buffer[] = []
+    const err: Buffer[] = []
     let partial = ''
     const collect = (chunk: Buffer) => {
       chunks.push(chunk)
@@ -38,12 +47,29 @@ export function runCommand(command: string, args: string[], opts: RunOptions = {
       partial = lines.pop() ?? ''
       for (const line of lines) opts.onLine(line)
     }
-    child.stdout.on('data', collect)
-    child.stderr.on('data', collect)
-    child.once('error', (err) => reject(new Error(`could not run ${command}: ${err.message}`)))
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out.push(chunk)
+      collect(chunk)
+    })
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err.push(chunk)
+      collect(chunk)
+    })
+    child.once('error', (error) => reject(new Error(`could not run ${command}: ${error.message}`)))
     child.once('close', (code, signal) =>
-      resolve({ code, signal, output: Buffer.concat(chunks).toString('utf8') }),
+      resolve({
+        code,
+        signal,
+        output: Buffer.concat(chunks).toString('utf8'),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
     )
+    if (child.stdin) {
+      // A program may exit before reading all its input; its exit status says what happened.
+      child.stdin.on('error', () => {})
+      child.stdin.end(opts.input)
+    }
   })
 }
 

@@ -9,16 +9,16 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{apps,packages}/*/src/**/*.test.ts'],
+          include: ['{apps,packages,tools}/*/src/**/*.test.ts'],
           exclude: ['**/*.integration.test.ts', '**/*.faults.test.ts', '**/node_modules/**', '**/dist/**'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['{apps,packages}/*/src/**/*.integration.test.ts'],
+          include: ['{apps,packages,tools}/*/src/**/*.integration.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
-          globalSetup: ['./packages/test-support/dist/global-setup.js'],
+          globalSetup: ['./tools/test-support/dist/global-setup.js'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores share the brokers with the tests: run files one or two at a time.
@@ -29,7 +29,7 @@ export default defineConfig({
         // Kills and restarts Kafka, Postgres, Redis and workers: its own stack, one scenario at a time.
         test: {
           name: 'faults',
-          include: ['packages/fault-tests/src/**/*.faults.test.ts'],
+          include: ['tools/fault-tests/src/**/*.faults.test.ts'],
           testTimeout: 240_000,
           hookTimeout: 180_000,
           fileParallelism: false,

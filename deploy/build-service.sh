@@ -4,7 +4,7 @@
 # that directory runs the service.
 #
 # deploy/Dockerfile runs the phases one RUN at a time (so Docker caches the dependency install), and the
-# deploy checks (packages/deploy-checks) run `all`, which calls the very same phase functions in the same
+# deploy checks (tools/deploy-checks) run `all`, which calls the very same phase functions in the same
 # order, then start the result against real Kafka, PostgreSQL and Redis. A recipe that breaks the image
 # breaks CI, with no Docker engine needed.
 #

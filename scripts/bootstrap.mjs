@@ -135,10 +135,10 @@ if (command === 'test') {
 // start and stack hand over to the local stack's CLI, which runs until Ctrl-C; loadgen and bench to the
 // load generator's and the benchmark's, which stop by themselves.
 const entry = {
-  start: ['packages/local-stack/dist/cli.js', 'up'],
-  stack: ['packages/local-stack/dist/cli.js'],
-  loadgen: ['packages/loadgen/dist/cli.js'],
-  bench: ['packages/bench/dist/cli.js'],
+  start: ['tools/local-stack/dist/cli.js', 'up'],
+  stack: ['tools/local-stack/dist/cli.js'],
+  loadgen: ['tools/loadgen/dist/cli.js'],
+  bench: ['tools/bench/dist/cli.js'],
 }[command]
 const child = spawn(nodeBin, [join(root, entry[0]), ...entry.slice(1), ...rest], {
   stdio: 'inherit',

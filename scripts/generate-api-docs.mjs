@@ -18,4 +18,4 @@ function run(args) {
 }
 
 run([join(root, 'scripts/bootstrap.mjs'), 'setup'])
-run([join(root, 'packages/api-docs/dist/cli.js'), ...process.argv.slice(2)])
+run([join(root, 'tools/api-docs/dist/cli.js'), ...process.argv.slice(2)])

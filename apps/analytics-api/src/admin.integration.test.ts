@@ -1,7 +1,7 @@
 import { AnalyticsConfig, IngestConfig, parseDuration, redisKeys } from '@adtrack/contracts'
-import { AdCatalog } from '@adtrack/ingest-api/dist/ad-catalog.js'
-import { buildApp as buildIngestApp } from '@adtrack/ingest-api/dist/app.js'
-import { ClickProducer } from '@adtrack/ingest-api/dist/click-producer.js'
+import { AdCatalog } from '@adtrack/ingest-api/ad-catalog'
+import { buildApp as buildIngestApp } from '@adtrack/ingest-api/app'
+import { ClickProducer } from '@adtrack/ingest-api/click-producer'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import {

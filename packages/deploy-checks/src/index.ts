@@ -1,5 +1,0 @@
-export * from './compose.js'
-export * from './k8s.js'
-export * from './observability.js'
-export * from './paths.js'
-export * from './tools.js'

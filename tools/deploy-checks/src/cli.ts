@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// node tools/deploy-checks/dist/cli.js tools          install (or confirm) every pinned tool and schema
+// node tools/deploy-checks/dist/cli.js render <path>  kustomize build deploy/k8s/<path> with the pinned
+//                                                        kustomize, e.g. `render overlays/prod | kubectl apply -f -`
+// The checks themselves run in `npm test` (tools/deploy-checks/src/*.test.ts).
+import { render } from './k8s.js'
+import { stderrLog } from './run.js'
+import { ensureAllTools } from './tools.js'
+
+const [command, arg] = process.argv.slice(2)
+if (command === 'tools') {
+  const started = Date.now()
+  const tools = await ensureAllTools(stderrLog)
+  for (const [name, path] of Object.entries(tools)) process.stdout.write(`${name}\t${path}\n`)
+  stderrLog(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+} else if (command === 'render' && arg) {
+  process.stdout.write((await render(arg, stderrLog)).yaml)
+} else {
+  process.stderr.write('usage: cli.js tools | render <path under deploy/k8s, e.g. overlays/dev>\n')
+  process.exit(2)
+}

@@ -1,0 +1,6 @@
+export * from './compose.js'
+export * from './k8s.js'
+export * from './network-policy.js'
+export * from './observability.js'
+export * from './paths.js'
+export * from './tools.js'

@@ -1,8 +1,8 @@
 import { constants } from 'node:fs'
 import { type FileHandle, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises'
-import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { crc32 } from 'node:zlib'
+import { releaseLock, takeLock } from './spool-lock.js'
 
 /**
  * An append-only, fsync'd, size-bounded queue of records on local disk, in numbered segment files.
@@ -14,7 +14,7 @@ import { crc32 } from 'node:zlib'
  *
  * Segments are consumed oldest first: nextSegment() seals the oldest one (new appends go to a fresh
  * segment) and hands out its records; deleteSegment() removes it once they are safely elsewhere.
- * NOTE: one process per directory, enforced with a LOCK file holding host and pid.
+ * NOTE: one process per directory, enforced with a LOCK file holding host and pid (spool-lock.ts).
  */
 export interface SpoolOptions {
   dir: string
@@ -39,26 +39,12 @@ export class SpoolFullError extends Error {
   }
 }
 
-export class SpoolLockedError extends Error {
-  constructor(dir: string, holder: string) {
-    super(
-      `spool directory ${dir} is in use by ${holder}; one process per spool directory ` +
-        '(if that process is gone for good, delete the LOCK file)',
-    )
-    this.name = 'SpoolLockedError'
-  }
-}
-
 const HEADER_BYTES = 8
 /** Guards the reader against a corrupt length field claiming a huge record. */
 const MAX_RECORD_BYTES = 1024 * 1024
 const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
 const SEGMENT_PATTERN = /^segment-(\d{12})\.spool$/
-const LOCK_FILE = 'LOCK'
 const segmentName = (id: number) => `segment-${String(id).padStart(12, '0')}.spool`
-
-/** Directories locked by this process (the LOCK file's pid cannot tell two instances in one process apart). */
-const lockedHere = new Set<string>()
 
 interface SegmentState {
   id: number
@@ -310,59 +296,4 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
-}
-
-async function takeLock(dir: string): Promise<void> {
-  if (lockedHere.has(dir)) throw new SpoolLockedError(dir, 'this process')
-  const path = join(dir, LOCK_FILE)
-  const me = { host: hostname(), pid: process.pid }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const file = await open(path, 'wx')
-      try {
-        await file.writeFile(JSON.stringify(me))
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      lockedHere.add(dir)
-      return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    const holder = await readLock(path)
-    // Stale: written on this host by a process that is gone, or by an earlier life of this very pid
-    // (a restarted container is pid 1 again). On another host we cannot tell, so we refuse.
-    if (holder && !(holder.host === me.host && (holder.pid === me.pid || !isAlive(holder.pid)))) {
-      throw new SpoolLockedError(dir, `pid ${holder.pid} on ${holder.host}`)
-    }
-    await unlink(path).catch(() => undefined)
-  }
-  throw new SpoolLockedError(dir, 'another process')
-}
-
-async function readLock(path: string): Promise<{ host: string; pid: number } | undefined> {
-  try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as { host?: unknown; pid?: unknown }
-    if (typeof parsed.host === 'string' && typeof parsed.pid === 'number') {
-      return { host: parsed.host, pid: parsed.pid }
-    }
-  } catch {
-    // An unreadable or half-written lock file is stale: writing it is the first thing a holder does.
-  }
-  return undefined
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-async function releaseLock(dir: string): Promise<void> {
-  lockedHere.delete(dir)
-  await unlink(join(dir, LOCK_FILE)).catch(() => undefined)
 }

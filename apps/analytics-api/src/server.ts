@@ -7,6 +7,7 @@ import {
   routeProcessWarnings,
   startOpsServer,
 } from '@adtrack/service-runtime'
+import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -16,10 +17,15 @@ import { buildApp } from './app.js'
 import { ClickCounts } from './click-counts.js'
 import { PostgresClickCounts } from './postgres-click-counts.js'
 
-const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env)
+// NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
+// makes a weak key fail this deploy rather than the one that ships those endpoints.
+const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env, loadTrackingKeys)
 
 const logger = createLogger('analytics-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)
+if (loadTrackingKeys(config).development) {
+  logger.warn('impression tokens use the public development key (TRACKING_TOKEN_KEYS): anyone can forge them')
+}
 const registry = new Registry()
 registry.setDefaultLabels({ service: 'analytics-api' })
 collectDefaultMetrics({ register: registry })

@@ -5,13 +5,19 @@ import {
   routeProcessWarnings,
   startOpsServer,
 } from '@adtrack/service-runtime'
+import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import closeWithGrace from 'close-with-grace'
 import { createIngest } from './ingest.js'
 
-const config = loadConfigOrExit('ingest-api', IngestConfig, process.env)
+// NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
+// makes a weak key fail this deploy rather than the one that ships those endpoints.
+const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, loadTrackingKeys)
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)
+if (loadTrackingKeys(config).development) {
+  logger.warn('impression tokens use the public development key (TRACKING_TOKEN_KEYS): anyone can forge them')
+}
 const shutdownMs = parseDuration(config.SHUTDOWN_TIMEOUT)
 
 const ingest = await createIngest(config, { logger })

@@ -42,6 +42,25 @@ const REDIS_KEY_PREFIX = Type.String({
   description: 'Prefix for every Redis key (lets several deployments or tests share one Redis).',
 })
 
+// Impression tokens: analytics-api signs them into VAST tags, ingest-api verifies them on pixels; both
+// must hold the same keys. Parsed (and refused when weak) by service-runtime's loadTrackingKeys.
+const trackingTokens = {
+  TRACKING_TOKEN_KEYS: Type.String({
+    default: '',
+    maxLength: 4096,
+    description:
+      'Comma-separated id:secret keys for impression tokens, each id 1-16 letters, digits, _ or -, each secret 32+ characters; the first signs, all verify (rotation). Empty: a public development key, refused when NODE_ENV=production.',
+  }),
+  TRACKING_TOKEN_MAX_AGE: Duration(
+    '24h',
+    'How long after a serve its tracking events are accepted; also how long an old key must stay after rotation.',
+  ),
+  NODE_ENV: Type.String({
+    default: 'development',
+    description: 'production refuses the public development TRACKING_TOKEN_KEYS (the image sets it).',
+  }),
+}
+
 // Used by whichever service starts first to create the clicks topic if it is missing.
 const topicCreation = {
   KAFKA_TOPIC_PARTITIONS: Type.Integer({
@@ -74,6 +93,7 @@ export const IngestConfig = Type.Object({
   KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api' }),
   ...topicCreation,
   DATABASE_URL,
+  ...trackingTokens,
   TRUSTED_PROXIES: Type.String({
     default: '',
     description:
@@ -213,6 +233,14 @@ export const AnalyticsConfig = Type.Object({
   DATABASE_URL,
   REDIS_URL,
   REDIS_KEY_PREFIX,
+  ...trackingTokens,
+  PUBLIC_BASE_URL: Type.String({
+    // Absolute, no query or fragment: tracking paths are appended to it.
+    pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$',
+    default: 'http://localhost:8080',
+    description:
+      'Absolute http(s) address players reach the public API at (the gateway or Ingress); the base of every URL in a VAST tag.',
+  }),
   ADMIN_API_KEYS: Type.String({
     default: '',
     // Each key: at least 16 characters that fit a Bearer token (RFC 6750); several allow rotation.

@@ -43,15 +43,19 @@ function describe(error: AjvError): string {
 
 /**
  * loadConfig for a service's entry point: on a bad environment, prints every problem with the service's
- * name and exits 1, since nothing can run on a wrong configuration.
+ * name and exits 1, since nothing can run on a wrong configuration. `check` runs what a schema cannot
+ * say (duplicate key ids, a development key in production) and throws a ConfigError to refuse.
  */
 export function loadConfigOrExit<S extends Type.TSchema>(
   service: string,
   schema: S,
   env: Record<string, string | undefined>,
+  check?: (config: Type.Static<S>) => void,
 ): Type.Static<S> {
   try {
-    return loadConfig(schema, env)
+    const config = loadConfig(schema, env)
+    check?.(config)
+    return config
   } catch (err) {
     process.stderr.write(`${service}: ${err instanceof ConfigError ? err.message : String(err)}\n`)
     process.exit(1)

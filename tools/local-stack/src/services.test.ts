@@ -56,6 +56,23 @@ describe('serviceEnv', () => {
   })
 })
 
+describe('serviceEnv PUBLIC_BASE_URL', () => {
+  it('points analytics-api at the gateway unless told otherwise', () => {
+    expect(serviceEnv(service('analytics-api'), ports, deps, {}).PUBLIC_BASE_URL).toBe(
+      'http://localhost:8080',
+    )
+    const moved = readPorts({ STACK_GATEWAY_PORT: '9080' })
+    expect(serviceEnv(service('analytics-api'), moved, deps, {}).PUBLIC_BASE_URL).toBe(
+      'http://localhost:9080',
+    )
+    expect(
+      serviceEnv(service('analytics-api'), ports, deps, { PUBLIC_BASE_URL: 'https://ads.test' })
+        .PUBLIC_BASE_URL,
+    ).toBe('https://ads.test')
+    expect(serviceEnv(service('ingest-api'), ports, deps, {}).PUBLIC_BASE_URL).toBeUndefined()
+  })
+})
+
 describe('readinessUrl', () => {
   it('probes the APIs on their HTTP port and the worker on its metrics port', () => {
     expect(readinessUrl(service('ingest-api'), ports)).toBe('http://127.0.0.1:8081/readyz')

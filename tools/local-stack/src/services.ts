@@ -50,6 +50,10 @@ export function serviceEnv(
   // The local stack is driven by curl, which the bot list rightly calls a non-browser client; with the
   // filter on, the old README's curl click would be stored as invalid (bot) and click_count not move.
   if (service.name === 'click-worker') env.FILTER_BOTS = baseEnv.FILTER_BOTS || 'false'
+  // VAST tags must point players at the gateway, wherever STACK_GATEWAY_PORT moved it.
+  if (service.name === 'analytics-api') {
+    env.PUBLIC_BASE_URL = baseEnv.PUBLIC_BASE_URL || `http://localhost:${ports.gateway}`
+  }
   return env
 }
 

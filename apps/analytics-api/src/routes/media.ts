@@ -3,6 +3,7 @@ import { ErrorBody } from '@adtrack/contracts'
 import { errorReply } from '@adtrack/service-runtime/api-docs'
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 
 /** apps/analytics-api/media, from src/routes (tests) and dist/routes (the build) alike. */
 export const MEDIA_DIR = fileURLToPath(new URL('../../media/', import.meta.url))
@@ -39,7 +40,9 @@ export const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: VIDEO('The whole file.'),
           206: VIDEO('The bytes asked for with `Range`.'),
-          304: { description: 'Not modified since the `If-None-Match` or `If-Modified-Since` given.' },
+          304: Type.Null({
+            'x-response-description': 'Not modified since the `If-None-Match` or `If-Modified-Since` given.',
+          }),
           416: errorReply('The `Range` asked for lies outside the file.'),
           '4xx': ErrorBody,
           '5xx': ErrorBody,

@@ -1,5 +1,6 @@
-import type { Ad, AdPatch, AdStatus } from '@adtrack/contracts'
+import type { Ad, AdMedia, AdPatch, AdStatus } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import { AD_COLUMNS, mediaColumns } from './ad-columns.js'
 
 // A type, not an interface: postgres.js's sql(object) helper needs it indexable.
 export type NewAd = {
@@ -8,6 +9,7 @@ export type NewAd = {
   image_url: string
   target_url: string
   status: AdStatus
+  media: AdMedia | null
 }
 
 const PATCHABLE = ['title', 'image_url', 'target_url', 'status'] as const
@@ -21,24 +23,30 @@ export class AdAdminStore {
   constructor(private readonly sql: Sql) {}
 
   /** Inserts the ad; `taken` (and nothing written) when its id exists, archived or not. */
-  async create(ad: NewAd): Promise<{ ad: Ad } | { taken: 'live' | 'archived' }> {
+  async create({ media, ...ad }: NewAd): Promise<{ ad: Ad } | { taken: 'live' | 'archived' }> {
     const [created] = await this.sql<Ad[]>`
-      insert into ads ${this.sql(ad)}
+      insert into ads ${this.sql({ ...ad, ...mediaColumns(media) })}
       on conflict (id) do nothing
-      returning id, title, image_url, target_url, status, created_at`
+      returning ${this.sql.unsafe(AD_COLUMNS)}`
     if (created) return { ad: created }
     const [existing] = await this.sql<{ archived: boolean }[]>`
       select archived_at is not null as archived from ads where id = ${ad.id}`
     return { taken: existing?.archived ? 'archived' : 'live' }
   }
 
-  /** Changes the given fields of an ad that is not archived; undefined when there is none. */
-  async update(id: string, patch: AdPatch): Promise<Ad | undefined> {
-    const columns = PATCHABLE.filter((column) => patch[column] !== undefined)
+  /**
+   * Changes the given fields of an ad that is not archived; undefined when there is none. `media` sets
+   * all five media columns (null clears them).
+   */
+  async update(id: string, { media, ...fields }: AdPatch): Promise<Ad | undefined> {
+    const changes = {
+      ...Object.fromEntries(PATCHABLE.filter((c) => fields[c] !== undefined).map((c) => [c, fields[c]])),
+      ...(media === undefined ? {} : mediaColumns(media)),
+    }
     const [ad] = await this.sql<Ad[]>`
-      update ads set ${this.sql(patch, columns)}, updated_at = now()
+      update ads set ${this.sql(changes)}, updated_at = now()
       where id = ${id} and archived_at is null
-      returning id, title, image_url, target_url, status, created_at`
+      returning ${this.sql.unsafe(AD_COLUMNS)}`
     return ad
   }
 

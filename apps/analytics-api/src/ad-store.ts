@@ -1,5 +1,6 @@
 import type { Ad } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
+import { AD_COLUMNS } from './ad-columns.js'
 
 /**
  * Read access to the ads in Postgres (their clicks are counted by PostgresClickCounts). Archived ads are
@@ -17,14 +18,14 @@ export class AdStore {
 
   list(limit: number, offset: number): Promise<Ad[]> {
     return this.sql<Ad[]>`
-      select id, title, image_url, target_url, status, created_at
+      select ${this.sql.unsafe(AD_COLUMNS)}
       from ads where archived_at is null
       order by created_at, id limit ${limit} offset ${offset}`
   }
 
   async get(id: string): Promise<Ad | undefined> {
     const [ad] = await this.sql<Ad[]>`
-      select id, title, image_url, target_url, status, created_at
+      select ${this.sql.unsafe(AD_COLUMNS)}
       from ads where id = ${id} and archived_at is null`
     return ad
   }

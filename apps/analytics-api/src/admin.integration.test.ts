@@ -79,6 +79,7 @@ describe('POST /ads', () => {
       id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
       ...valid,
       status: 'active',
+      media: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     })
     expect(res.headers.location).toBe(`/ads/${ad.id}`)

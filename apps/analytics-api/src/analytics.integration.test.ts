@@ -52,6 +52,7 @@ describe('GET /ads', () => {
       image_url: 'https://example.com/a1.jpg',
       target_url: 'https://example.com/a1',
       status: 'active',
+      media: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     })
   })

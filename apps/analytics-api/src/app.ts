@@ -21,6 +21,7 @@ import type { PostgresClickCounts } from './postgres-click-counts.js'
 import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
 import { analyticsRoutes } from './routes/analytics.js'
+import { mediaRoutes } from './routes/media.js'
 
 export interface AnalyticsDeps {
   ads: AdStore
@@ -65,6 +66,7 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
     ads: deps.ads,
     counts: { redis: deps.counts, postgres: deps.postgresCounts },
   })
+  await app.register(mediaRoutes)
   await app.register(adminAdRoutes, { store: deps.adminAds, keys: AdminKeys.parse(config.ADMIN_API_KEYS) })
   return app
 }

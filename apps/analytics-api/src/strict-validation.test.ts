@@ -88,3 +88,29 @@ describe('HttpUrl (through AdCreate)', () => {
     )
   })
 })
+
+describe('a nullable object (media)', () => {
+  const media = {
+    url: 'https://e.com/v.mp4',
+    type: 'video/mp4',
+    width: 640,
+    height: 360,
+    duration_seconds: 15,
+  }
+
+  it('accepts the object and null', () => {
+    expect(validate(AdCreate, { ...ad, media }).error).toBeUndefined()
+    expect(validate(AdCreate, { ...ad, media: null }).error).toBeUndefined()
+  })
+
+  it('names the field inside the object, not the union', () => {
+    expect(problem(AdCreate, { ...ad, media: { ...media, width: 0 } })).toBe('/media/width must be >= 1')
+    expect(problem(AdCreate, { ...ad, media: { ...media, type: 'video/ogg' } })).toBe(
+      '/media/type must be one of "video/mp4", "video/webm"',
+    )
+  })
+
+  it('says which types the union takes when the value has neither', () => {
+    expect(problem(AdCreate, { ...ad, media: 'x' })).toBe('/media must be object or null')
+  })
+})

@@ -23,7 +23,8 @@ export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema
   }
 }
 
-function firstProblem(root: TSchema, errors: SchemaError[]): FastifySchemaValidationError {
+function firstProblem(root: TSchema, all: SchemaError[]): FastifySchemaValidationError {
+  const errors = narrowUnions(all)
   // Shallowest first: "body must be object" before anything about its properties.
   const first =
     errors.find((e) => e.keyword === 'type' && e.instancePath === '') ??
@@ -53,6 +54,38 @@ function firstProblem(root: TSchema, errors: SchemaError[]): FastifySchemaValida
     return { ...first, message: meaning }
   }
   return first
+}
+
+/**
+ * A union of types (an object or null) reports "must match a schema in anyOf" and every branch's errors.
+ * When the value has the type of exactly one branch, that branch's errors are the problem ("media/width
+ * must be >= 1"), so the union error and the other branches' are dropped. When it has none of their
+ * types, the union error says which types it may have. Unions of constants are left to firstProblem.
+ */
+function narrowUnions(errors: SchemaError[]): SchemaError[] {
+  let narrowed = errors
+  for (const union of errors.filter((e) => e.keyword === 'anyOf')) {
+    const branchOf = (e: SchemaError) => e.schemaPath.slice(`${union.schemaPath}/anyOf/`.length).split('/')[0]
+    const inUnion = narrowed.filter((e) => e.schemaPath.startsWith(`${union.schemaPath}/anyOf/`))
+    const branches = new Set(inUnion.map(branchOf))
+    const wrongType = inUnion.filter(
+      (e) =>
+        e.keyword === 'type' &&
+        e.instancePath === union.instancePath &&
+        e.schemaPath === `${union.schemaPath}/anyOf/${branchOf(e)}`,
+    )
+    if (wrongType.length === 0) continue
+    if (wrongType.length === branches.size) {
+      const types = wrongType.map((e) => (e.params as { type?: unknown }).type).filter((t) => t !== undefined)
+      const message = `must be ${types.join(' or ')}`
+      narrowed = narrowed.map((e) => (e === union ? { ...e, message } : e))
+      continue
+    }
+    if (branches.size - wrongType.length !== 1) continue
+    const wrongBranches = new Set(wrongType.map(branchOf))
+    narrowed = narrowed.filter((e) => e !== union && !(inUnion.includes(e) && wrongBranches.has(branchOf(e))))
+  }
+  return narrowed
 }
 
 /** An error inside one branch of an anyOf that itself failed: the anyOf error says it better. */

@@ -14,6 +14,71 @@ export const AdStatus = Type.Union([Type.Literal('active'), Type.Literal('paused
 })
 export type AdStatus = Type.Static<typeof AdStatus>
 
+/**
+ * An absolute http(s) URL with a host. The players load `image_url` and send viewers to `target_url`, so
+ * nothing else (`javascript:`, `data:`, relative paths) may be stored.
+ */
+export const HttpUrl = Type.String({
+  format: 'uri',
+  maxLength: 2048,
+  pattern: HTTP_URL_PATTERN,
+  description:
+    'An absolute http:// or https:// URL (lower-case scheme, with a host), at most 2048 characters, without spaces or control characters.',
+  examples: ['https://example.com/landing'],
+})
+
+/** Frame width and height bounds, in pixels: 8K is 7680 wide; more is a mistake, not a video. */
+export const MAX_MEDIA_DIMENSION = 8192
+/** The longest video, in seconds. VAST durations are HH:MM:SS.mmm, so one millisecond is the shortest. */
+export const MAX_MEDIA_DURATION_SECONDS = 3600
+
+const MediaDimension = (what: string) =>
+  Type.Integer({
+    minimum: 1,
+    maximum: MAX_MEDIA_DIMENSION,
+    description: `Frame ${what} in pixels, 1-${MAX_MEDIA_DIMENSION}.`,
+  })
+
+/**
+ * The ad's video, as a VAST tag's `<MediaFile>` and `<Duration>` give it. All five fields together or
+ * none (the database holds the same rule), so a tag never has half a media file.
+ */
+export const AdMedia = Type.Object(
+  {
+    url: HttpUrl,
+    type: Type.Union([Type.Literal('video/mp4'), Type.Literal('video/webm')], {
+      description: 'The MIME type of the file: video/mp4 or video/webm.',
+    }),
+    width: MediaDimension('width'),
+    height: MediaDimension('height'),
+    duration_seconds: Type.Number({
+      minimum: 0.001,
+      maximum: MAX_MEDIA_DURATION_SECONDS,
+      description: `Length in seconds, 0.001-${MAX_MEDIA_DURATION_SECONDS}; VAST gives it to the millisecond.`,
+      examples: [15],
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'The video file a VAST tag plays: every field required, no others.',
+    examples: [
+      {
+        url: 'https://cdn.example.com/winter-sale.mp4',
+        type: 'video/mp4',
+        width: 640,
+        height: 360,
+        duration_seconds: 15,
+      },
+    ],
+  },
+)
+export type AdMedia = Type.Static<typeof AdMedia>
+
+/** An ad's media, or null for an ad without a video (it will get no VAST tag). */
+const NullableAdMedia = Type.Union([AdMedia, Type.Null()], {
+  description: 'The video, or null when the ad has none (such an ad gets no VAST tag).',
+})
+
 export const Ad = Type.Object(
   {
     id: AdId,
@@ -21,6 +86,7 @@ export const Ad = Type.Object(
     image_url: Type.String({ format: 'uri' }),
     target_url: Type.String({ format: 'uri' }),
     status: AdStatus,
+    media: NullableAdMedia,
     created_at: Type.String({ format: 'date-time' }),
   },
   { $id: 'Ad', additionalProperties: false },
@@ -64,19 +130,6 @@ const AdTitle = Type.String({
   examples: ['Winter sale'],
 })
 
-/**
- * An absolute http(s) URL with a host. The players load `image_url` and send viewers to `target_url`, so
- * nothing else (`javascript:`, `data:`, relative paths) may be stored.
- */
-export const HttpUrl = Type.String({
-  format: 'uri',
-  maxLength: 2048,
-  pattern: HTTP_URL_PATTERN,
-  description:
-    'An absolute http:// or https:// URL (lower-case scheme, with a host), at most 2048 characters, without spaces or control characters.',
-  examples: ['https://example.com/landing'],
-})
-
 /** `POST /ads` body. */
 export const AdCreate = Type.Object(
   {
@@ -90,11 +143,13 @@ export const AdCreate = Type.Object(
         description: 'Only active ads accept clicks. Defaults to active.',
       }),
     ),
+    media: Type.Optional(NullableAdMedia),
   },
   {
     $id: 'AdCreate',
     additionalProperties: false,
-    description: 'A new ad. Without `id` the server assigns a UUID; a taken id (even archived) is refused.',
+    description:
+      'A new ad. Without `id` the server assigns a UUID; a taken id (even archived) is refused. Without `media` (or with null) the ad has no video.',
     examples: [
       {
         title: 'Winter sale',
@@ -113,12 +168,16 @@ export const AdPatch = Type.Object(
     image_url: Type.Optional(HttpUrl),
     target_url: Type.Optional(HttpUrl),
     status: Type.Optional(AdStatus),
+    // The whole object or null, never some of its fields: a half-changed media file (a new URL with the
+    // old type and size) is a tag that plays wrong, so a client restates all five.
+    media: Type.Optional(NullableAdMedia),
   },
   {
     $id: 'AdPatch',
     additionalProperties: false,
     minProperties: 1,
-    description: 'The fields to change; the others keep their values. The id cannot change.',
+    description:
+      'The fields to change; the others keep their values. The id cannot change; `media` is replaced whole (all five fields) or removed with null.',
     examples: [{ status: 'paused' }],
   },
 )

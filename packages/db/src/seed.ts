@@ -1,5 +1,18 @@
 import type { Sql } from './client.js'
 
+/**
+ * The demo video (apps/analytics-api/media/demo.mp4: 10 s, 320x180, H.264 and AAC), as `npm start`'s
+ * gateway serves it. A VAST tag needs an absolute URL and the seed cannot know where a deployment is
+ * reachable, so the demo ads name the local stack's address; real ads carry their own media URL.
+ */
+export const DEMO_MEDIA = {
+  media_url: 'http://localhost:8080/media/demo.mp4',
+  media_type: 'video/mp4',
+  media_width: 320,
+  media_height: 180,
+  media_duration_seconds: 10,
+}
+
 /** The ten ads the system we replace shipped with, ids "1" to "10", so its curl examples keep working. */
 export function demoAds(now = Date.now()) {
   return Array.from({ length: 10 }, (_, i) => {
@@ -10,6 +23,7 @@ export function demoAds(now = Date.now()) {
       image_url: `http://example.com/image${n}.jpg`,
       target_url: `http://example.com/target${n}`,
       status: 'active',
+      ...DEMO_MEDIA,
       // One millisecond apart so that creation order lists them 1..10, not 1, 10, 2, ...
       created_at: new Date(now + n),
     }

@@ -22,11 +22,11 @@ const AUTH_ERRORS = {
   ),
 }
 const NOT_FOUND = errorReply('No such ad, or it is archived (`AD_NOT_FOUND`).')
-const BAD_BODY = errorReply(
-  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s), text with control characters or invalid Unicode.',
-)
+const SCHEMA_BROKEN =
+  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s), text with control characters or invalid Unicode, a media object without all five fields or with a value out of bounds'
+const BAD_BODY = errorReply(`${SCHEMA_BROKEN}.`)
 const BAD_NEW_AD = errorReply(
-  'The body is not JSON, or breaks the schema (`VALIDATION_FAILED`): a wrong type, an unknown field, a URL that is not http(s), text with control characters or invalid Unicode; or the id names another endpoint (`AD_ID_RESERVED`: click, clicks, analytics, top).',
+  `${SCHEMA_BROKEN}; or the id names another endpoint (\`AD_ID_RESERVED\`: click, clicks, analytics, top).`,
 )
 /** What a route that reads a JSON body may also answer. */
 const BODY_ERRORS = {
@@ -81,7 +81,14 @@ export const adminAdRoutes: FastifyPluginAsyncTypebox<AdminAdRouteOptions> = asy
       },
     },
     async (request, reply) => {
-      const { id = randomUUID(), title, image_url, target_url, status = 'active' } = request.body
+      const {
+        id = randomUUID(),
+        title,
+        image_url,
+        target_url,
+        status = 'active',
+        media = null,
+      } = request.body
       if (RESERVED_AD_IDS.has(id)) {
         throw new HttpError(
           400,
@@ -89,7 +96,7 @@ export const adminAdRoutes: FastifyPluginAsyncTypebox<AdminAdRouteOptions> = asy
           'AD_ID_RESERVED',
         )
       }
-      const result = await store.create({ id, title, image_url, target_url, status })
+      const result = await store.create({ id, title, image_url, target_url, status, media })
       if ('taken' in result) {
         throw new HttpError(
           409,

@@ -1,5 +1,6 @@
 import { AnalyticsConfig, IngestConfig, WorkerConfig } from '@adtrack/contracts'
 import { loadConfig } from '@adtrack/service-runtime'
+import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import type { ServiceName } from './paths.js'
 
 const schemas = {
@@ -27,7 +28,15 @@ export function checkServiceEnvironment(service: ServiceName, env: Record<string
     .filter((name) => !known.has(name) && !PROCESS_VARIABLES.has(name))
     .map((name) => `${service} does not read ${name}`)
   try {
-    loadConfig(schemas[service], env)
+    const config = loadConfig(schemas[service], env) as Record<string, unknown>
+    // The APIs check their tracking keys at start-up, beyond the schema (a weak or public development key
+    // stops them in production). The images run with NODE_ENV=production (deploy/Dockerfile), so a
+    // rendering that does not set NODE_ENV is judged as production too.
+    if ('TRACKING_TOKEN_KEYS' in config)
+      loadTrackingKeys({
+        TRACKING_TOKEN_KEYS: String(config.TRACKING_TOKEN_KEYS),
+        NODE_ENV: env.NODE_ENV ?? 'production',
+      })
   } catch (err) {
     problems.push(`${service}: ${(err as Error).message}`)
   }

@@ -9,12 +9,9 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdAdminStore } from './ad-admin-store.js'
-import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
 import { DEMO_VIDEO, MEDIA_DIR } from './routes/media.js'
+import { analyticsStores } from './stores.js'
 
 const KEY = 'media-admin-key-0123456789'
 const admin = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }
@@ -36,10 +33,7 @@ beforeAll(async () => {
   redis = createRedis(stack().redisUrl)
   await insertAds(db.sql, [{ id: 'plain' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent', ADMIN_API_KEYS: KEY }), {
-    ads: new AdStore(db.sql),
-    postgresCounts: new PostgresClickCounts(db.sql),
-    adminAds: new AdAdminStore(db.sql),
-    counts: new ClickCounts(redis, redisKeys(`${uniqueName('media')}:`)),
+    ...analyticsStores(db.sql, redis, redisKeys(`${uniqueName('media')}:`)),
     registry: new Registry(),
     readiness: new Readiness({}),
   })

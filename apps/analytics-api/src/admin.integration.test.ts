@@ -19,11 +19,8 @@ import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdAdminStore } from './ad-admin-store.js'
-import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
+import { analyticsStores } from './stores.js'
 
 const KEY = 'first-admin-key-0123456789'
 const SECOND_KEY = 'second-admin-key-abcdefghij'
@@ -40,10 +37,7 @@ let app: FastifyInstance
 
 async function analyticsApp(adminKeys: string) {
   return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent', ADMIN_API_KEYS: adminKeys }), {
-    ads: new AdStore(db.sql),
-    postgresCounts: new PostgresClickCounts(db.sql),
-    adminAds: new AdAdminStore(db.sql),
-    counts: new ClickCounts(redis, redisKeys(`${uniqueName('admin')}:`)),
+    ...analyticsStores(db.sql, redis, redisKeys(`${uniqueName('admin')}:`)),
     registry: new Registry(),
     readiness: new Readiness({}),
   })

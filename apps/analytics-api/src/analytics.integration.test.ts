@@ -8,12 +8,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdAdminStore } from './ad-admin-store.js'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
 import { DEGRADED_HEADER } from './counts-source.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
+import { analyticsStores } from './stores.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
@@ -25,10 +23,7 @@ beforeAll(async () => {
   redis = createRedis(stack().redisUrl)
   await insertAds(db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-    ads: new AdStore(db.sql),
-    postgresCounts: new PostgresClickCounts(db.sql),
-    adminAds: new AdAdminStore(db.sql),
-    counts: new ClickCounts(redis, keys),
+    ...analyticsStores(db.sql, redis, keys),
     registry: new Registry(),
     readiness: new Readiness({ redis: async () => void (await redis.ping()) }),
   })
@@ -149,10 +144,7 @@ describe('when a store is down', () => {
     const deadSql = createSql(`postgres://postgres@127.0.0.1:${deadPort}/none`, { max: 1 })
     const sql = opts.postgresDown ? deadSql : db.sql
     const app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-      ads: new AdStore(sql),
-      postgresCounts: new PostgresClickCounts(sql),
-      adminAds: new AdAdminStore(sql),
-      counts: new ClickCounts(opts.redisDown ? deadRedis : redis, keys),
+      ...analyticsStores(sql, opts.redisDown ? deadRedis : redis, keys),
       registry: new Registry(),
       readiness: new Readiness({}),
     })

@@ -6,11 +6,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdAdminStore } from './ad-admin-store.js'
-import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
+import { analyticsStores } from './stores.js'
 
 // Input meant to hurt, each once a 500 (a Postgres error, an allocation failure) or a 404 where the
 // answer is a 405: every one must be a 4xx in the ErrorBody shape, checked before any query.
@@ -29,10 +26,7 @@ beforeAll(async () => {
   redis = createRedis(stack().redisUrl)
   await insertAds(db.sql, [{ id: 'existing' }])
   app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent', ADMIN_API_KEYS: KEY }), {
-    ads: new AdStore(db.sql),
-    postgresCounts: new PostgresClickCounts(db.sql),
-    adminAds: new AdAdminStore(db.sql),
-    counts: new ClickCounts(redis, redisKeys(`${uniqueName('hostile')}:`)),
+    ...analyticsStores(db.sql, redis, redisKeys(`${uniqueName('hostile')}:`)),
     registry: new Registry(),
     readiness: new Readiness({}),
   })

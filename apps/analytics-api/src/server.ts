@@ -11,11 +11,8 @@ import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { AdAdminStore } from './ad-admin-store.js'
-import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
+import { analyticsStores } from './stores.js'
 
 // NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
 // makes a weak key fail this deploy rather than the one that ships those endpoints.
@@ -42,10 +39,7 @@ const readiness = new Readiness({
   },
 })
 const app = await buildApp(config, {
-  ads: new AdStore(sql),
-  adminAds: new AdAdminStore(sql),
-  counts: new ClickCounts(redis, redisKeys(config.REDIS_KEY_PREFIX)),
-  postgresCounts: new PostgresClickCounts(sql),
+  ...analyticsStores(sql, redis, redisKeys(config.REDIS_KEY_PREFIX)),
   registry,
   readiness,
 })

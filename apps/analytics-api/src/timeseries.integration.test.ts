@@ -6,12 +6,9 @@ import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdAdminStore } from './ad-admin-store.js'
-import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
-import { ClickCounts } from './click-counts.js'
 import { SOURCE_HEADER } from './counts-source.js'
-import { PostgresClickCounts } from './postgres-click-counts.js'
+import { analyticsStores } from './stores.js'
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
@@ -25,10 +22,7 @@ let withoutRedis: App
 
 async function appWith(client: Redis) {
   return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-    ads: new AdStore(db.sql),
-    postgresCounts: new PostgresClickCounts(db.sql),
-    adminAds: new AdAdminStore(db.sql),
-    counts: new ClickCounts(client, keys),
+    ...analyticsStores(db.sql, client, keys),
     registry: new Registry(),
     readiness: new Readiness({}),
   })

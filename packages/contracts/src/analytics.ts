@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { AdId } from './ad.js'
+import { ErrorCounts, PlaybackEventCounts } from './events.js'
 
 /** The earliest and latest instants a time range may name: what PostgreSQL and ISO 8601 both hold. */
 export const EARLIEST_TIME = '0001-01-01T00:00:00.000Z'
@@ -30,6 +31,20 @@ export const AnalyticsQuery = Type.Object(
 )
 export type AnalyticsQuery = Type.Static<typeof AnalyticsQuery>
 
+const Rate = (description: string) => Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description })
+
+/** What VAST events add to a click count, over a whole ad, a range or a bucket alike. */
+const videoFigures = () => ({
+  impressions: Type.Integer({
+    minimum: 0,
+    description: 'Valid impressions, each impression id counted once.',
+  }),
+  ctr: Rate('click_count / impressions; null without impressions.'),
+  completion_rate: Rate('events.complete / impressions; null without impressions.'),
+  events: PlaybackEventCounts,
+  errors: ErrorCounts,
+})
+
 /** `GET /ads/analytics?ad_id=` reply: the old shape (ad_id, click_count) plus what dashboards need. */
 export const AdAnalytics = Type.Object(
   {
@@ -57,6 +72,15 @@ export const AdAnalytics = Type.Object(
       minimum: 0,
       description: 'Mean playback position, in seconds, of the valid clicks (0 without clicks).',
     }),
+    ...videoFigures(),
+    unique_impression_viewers: Type.Integer({
+      minimum: 0,
+      description: 'Distinct viewers of valid impressions, estimated with a HyperLogLog (about 0.8% error).',
+    }),
+    invalid_event_count: Type.Integer({
+      minimum: 0,
+      description: 'Events (impressions included, clicks not) stored but not counted: bots.',
+    }),
   },
   { $id: 'AdAnalytics' },
 )
@@ -82,6 +106,7 @@ export const TimeseriesBucket = Type.Object({
   start: Type.String({ format: 'date-time', description: 'Bucket start, UTC.' }),
   click_count: Type.Integer({ minimum: 0 }),
   invalid_click_count: Type.Integer({ minimum: 0 }),
+  ...videoFigures(),
 })
 
 /** Clicks per bucket by receive time, UTC, every bucket present (empty ones as zero). */
@@ -97,6 +122,9 @@ export const Timeseries = Type.Object(
 )
 export type Timeseries = Type.Static<typeof Timeseries>
 
+/** The impressions an ad needs in the window to rank by ctr, unless the request says otherwise. */
+export const DEFAULT_CTR_MIN_IMPRESSIONS = 100
+
 export const TopAdsQuery = Type.Object(
   {
     window: Type.String({
@@ -105,6 +133,16 @@ export const TopAdsQuery = Type.Object(
       description: 'Sliding window of whole minutes, 1m to 60m, ending now (the current minute included).',
     }),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+    metric: Type.Union([Type.Literal('clicks'), Type.Literal('impressions'), Type.Literal('ctr')], {
+      default: 'clicks',
+      description: 'What to rank by: valid clicks, valid impressions, or click-through rate.',
+    }),
+    min_impressions: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000_000,
+      default: DEFAULT_CTR_MIN_IMPRESSIONS,
+      description: 'For metric=ctr: ads with fewer impressions in the window are left out.',
+    }),
   },
   { additionalProperties: false },
 )
@@ -114,7 +152,15 @@ export const TopAds = Type.Object(
   {
     window: Type.String(),
     from: Type.String({ format: 'date-time' }),
-    ads: Type.Array(Type.Object({ ad_id: AdId, click_count: Type.Integer({ minimum: 0 }) })),
+    metric: Type.String(),
+    ads: Type.Array(
+      Type.Object({
+        ad_id: AdId,
+        click_count: Type.Integer({ minimum: 0 }),
+        impressions: Type.Integer({ minimum: 0 }),
+        ctr: Rate('click_count / impressions in the window; null without impressions.'),
+      }),
+    ),
   },
   { $id: 'TopAds' },
 )

@@ -9,10 +9,23 @@ export function redisKeys(prefix = '') {
     viewers: (adId: string) => `${prefix}ad:${adId}:viewers`,
     /** Hash of invalid click counts by reason. */
     invalid: (adId: string) => `${prefix}ad:${adId}:invalid`,
-    /** Hash of one ad's clicks in one minute (epoch minutes): field v = valid, i = invalid. */
+    /**
+     * Hash of one ad's clicks and events in one minute (epoch minutes): field v = valid clicks, i = invalid
+     * clicks, `e:<event>` = valid events of that type, `x:<code>` = valid errors by code.
+     */
     minute: (adId: string, epochMinute: number | string) => `${prefix}ad:${adId}:m:${epochMinute}`,
     /** Sorted set of valid clicks per ad in one minute, for top ads over a sliding window. */
     topMinute: (epochMinute: number | string) => `${prefix}top:m:${epochMinute}`,
+    /** Hash of one ad's valid events by type (impression, start … unmute, error); clicks are `clickCount`. */
+    events: (adId: string) => `${prefix}ad:${adId}:events`,
+    /** Hash of one ad's invalid events (bots) by type. */
+    invalidEvents: (adId: string) => `${prefix}ad:${adId}:events_invalid`,
+    /** Hash of one ad's valid error events by VAST error code (`unknown` without one). */
+    errors: (adId: string) => `${prefix}ad:${adId}:errors`,
+    /** HyperLogLog of the viewers of one ad's valid impressions. */
+    impressionViewers: (adId: string) => `${prefix}ad:${adId}:impression_viewers`,
+    /** Sorted set of valid impressions per ad in one minute, for top ads by impressions and ctr. */
+    topImpressionsMinute: (epochMinute: number | string) => `${prefix}top:imp:m:${epochMinute}`,
     /** Sum of playback_time over valid clicks (for the mean). */
     playbackSum: (adId: string) => `${prefix}ad:${adId}:playback_sum`,
     /** Highest Kafka offset of a partition already applied to Redis (see click-worker's redis-store). */

@@ -55,6 +55,12 @@ const trackingTokens = {
     '24h',
     'How long after a serve its tracking events are accepted; also how long an old key must stay after rotation.',
   ),
+  TRACKING_CORS_ORIGINS: Type.String({
+    default: '*',
+    maxLength: 4096,
+    description:
+      'Origins whose pages may call the tracking routes and fetch VAST tags from script: * for any, or a comma-separated list of exact origins (https://player.example.com).',
+  }),
   NODE_ENV: Type.String({
     default: 'development',
     description: 'production refuses the public development TRACKING_TOKEN_KEYS (the image sets it).',

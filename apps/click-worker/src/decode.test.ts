@@ -70,7 +70,8 @@ describe('decodeRecord', () => {
 
 describe('viewerId', () => {
   it('is the same for the same IP and user agent and differs otherwise', () => {
-    expect(viewerId(valid)).toBe(viewerId({ ...valid, click_id: 'another-click-id' }))
+    const retried: ClickMessage = { ...valid, click_id: 'another-click-id' }
+    expect(viewerId(valid)).toBe(viewerId(retried))
     expect(viewerId(valid)).not.toBe(viewerId({ ...valid, ip: '203.0.113.8' }))
     expect(viewerId(valid)).not.toBe(viewerId({ ...valid, user_agent: 'curl/8' }))
     expect(viewerId(valid)).not.toContain('203.0.113.7')

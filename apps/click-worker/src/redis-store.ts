@@ -72,7 +72,8 @@ for i = firstEvent, #ARGV, 7 do
     local ad, event, viewer, reason, code, minute = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     if reason == '' then
       add(events, ad, event)
-      local fields = bucket(ad, minute).fields
+      local m = bucket(ad, minute)
+      local fields = m.fields
       fields['e:' .. event] = (fields['e:' .. event] or 0) + 1
       if event == 'error' then
         if code == '' then code = 'unknown' end
@@ -80,7 +81,7 @@ for i = firstEvent, #ARGV, 7 do
         fields['x:' .. code] = (fields['x:' .. code] or 0) + 1
       elseif event == 'impression' then
         push(impressionViewers, ad, viewer)
-        bucket(ad, minute).imps = bucket(ad, minute).imps + 1
+        m.imps = m.imps + 1
       end
     else
       add(invalidEvents, ad, event)

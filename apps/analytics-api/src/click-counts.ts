@@ -1,4 +1,4 @@
-import { INVALID_REASONS, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
+import { INVALID_REASONS, MINUTE_FIELDS, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
 import {
   CircuitState,
   ConsecutiveBreaker,
@@ -132,10 +132,12 @@ function minuteBucket(hash: Record<string, string>): BucketCounts | undefined {
   if (fields.length === 0) return undefined
   const bucket = emptyBucket()
   for (const [field, n] of fields) {
-    if (field === 'v') bucket.valid = Number(n)
-    else if (field === 'i') bucket.invalid = Number(n)
-    else if (field.startsWith('e:')) bucket.events[field.slice(2)] = Number(n)
-    else if (field.startsWith('x:')) bucket.errors[field.slice(2)] = Number(n)
+    if (field === MINUTE_FIELDS.validClicks) bucket.valid = Number(n)
+    else if (field === MINUTE_FIELDS.invalidClicks) bucket.invalid = Number(n)
+    else if (field.startsWith(MINUTE_FIELDS.eventPrefix))
+      bucket.events[field.slice(MINUTE_FIELDS.eventPrefix.length)] = Number(n)
+    else if (field.startsWith(MINUTE_FIELDS.errorPrefix))
+      bucket.errors[field.slice(MINUTE_FIELDS.errorPrefix.length)] = Number(n)
   }
   return bucket
 }

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { MINUTE_BUCKET_TTL_SECONDS, type RedisKeys } from '@adtrack/contracts'
+import {
+  MINUTE_BUCKET_TTL_SECONDS,
+  MINUTE_FIELDS,
+  minuteErrorField,
+  minuteEventField,
+  type RedisKeys,
+} from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import type { Redis } from 'ioredis'
 
@@ -393,13 +399,13 @@ async function rebuildMinutes(
   }
   for (const r of clickRows) {
     const fields = bucket(r.ad_id, r.minute)
-    if (r.v) fields.v = r.v
-    if (r.i) fields.i = r.i
+    if (r.v) fields[MINUTE_FIELDS.validClicks] = r.v
+    if (r.i) fields[MINUTE_FIELDS.invalidClicks] = r.i
   }
   for (const r of eventRows) {
     const fields = bucket(r.ad_id, r.minute)
-    bump(fields, `e:${r.event}`, r.n)
-    if (r.event === 'error') bump(fields, `x:${r.error_code ?? 'unknown'}`, r.n)
+    bump(fields, minuteEventField(r.event), r.n)
+    if (r.event === 'error') bump(fields, minuteErrorField(r.error_code), r.n)
   }
   const stale = (await Promise.all(adIds.map((id) => scanAll(redis, keys.minute(id, '*'))))).flat()
   const tops = [
@@ -413,8 +419,8 @@ async function rebuildMinutes(
     fix.hset(key, fields)
     fix.expire(key, MINUTE_BUCKET_TTL_SECONDS)
     for (const [top, score] of [
-      [keys.topMinute(minute), fields.v],
-      [keys.topImpressionsMinute(minute), fields['e:impression']],
+      [keys.topMinute(minute), fields[MINUTE_FIELDS.validClicks]],
+      [keys.topImpressionsMinute(minute), fields[minuteEventField('impression')]],
     ] as const) {
       if (!score) continue
       fix.zadd(top, score, adId)

@@ -1,4 +1,9 @@
-import { type InvalidReason, MINUTE_BUCKET_TTL_SECONDS, type RedisKeys } from '@adtrack/contracts'
+import {
+  type InvalidReason,
+  MINUTE_BUCKET_TTL_SECONDS,
+  MINUTE_FIELDS,
+  type RedisKeys,
+} from '@adtrack/contracts'
 import type { Redis } from 'ioredis'
 import type { EventInvalidReason } from './postgres-store.js'
 
@@ -74,11 +79,11 @@ for i = firstEvent, #ARGV, 7 do
       add(events, ad, event)
       local m = bucket(ad, minute)
       local fields = m.fields
-      fields['e:' .. event] = (fields['e:' .. event] or 0) + 1
+      fields['${MINUTE_FIELDS.eventPrefix}' .. event] = (fields['${MINUTE_FIELDS.eventPrefix}' .. event] or 0) + 1
       if event == 'error' then
         if code == '' then code = 'unknown' end
         add(errors, ad, code)
-        fields['x:' .. code] = (fields['x:' .. code] or 0) + 1
+        fields['${MINUTE_FIELDS.errorPrefix}' .. code] = (fields['${MINUTE_FIELDS.errorPrefix}' .. code] or 0) + 1
       elseif event == 'impression' then
         push(impressionViewers, ad, viewer)
         m.imps = m.imps + 1
@@ -91,12 +96,12 @@ end
 for _, m in pairs(minutes) do
   local k = key(ARGV[6], m.ad, m.minute)
   if m.v > 0 then
-    redis.call('HINCRBY', k, 'v', m.v)
+    redis.call('HINCRBY', k, '${MINUTE_FIELDS.validClicks}', m.v)
     local top = key(ARGV[7], m.ad, m.minute)
     redis.call('ZINCRBY', top, m.v, m.ad)
     redis.call('EXPIRE', top, ttl)
   end
-  if m.i > 0 then redis.call('HINCRBY', k, 'i', m.i) end
+  if m.i > 0 then redis.call('HINCRBY', k, '${MINUTE_FIELDS.invalidClicks}', m.i) end
   for field, n in pairs(m.fields) do redis.call('HINCRBY', k, field, n) end
   if m.imps > 0 then
     local top = key(ARGV[12], m.ad, m.minute)

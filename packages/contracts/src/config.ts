@@ -67,6 +67,19 @@ const trackingTokens = {
   }),
 }
 
+/**
+ * TRACKING_CORS_ORIGINS as @fastify/cors takes it: `*` (any origin; also when the list names `*`), or the
+ * exact origins listed. An origin is scheme, host and port, without a path: `https://player.example.com/`
+ * never matches a browser's Origin header, so a trailing slash is dropped.
+ */
+export function parseCorsOrigins(text: string): '*' | string[] {
+  const origins = text
+    .split(',')
+    .map((entry) => entry.trim().replace(/\/+$/, ''))
+    .filter(Boolean)
+  return origins.length === 0 || origins.includes('*') ? '*' : origins
+}
+
 // Used by whichever service starts first to create the clicks topic if it is missing.
 const topicCreation = {
   KAFKA_TOPIC_PARTITIONS: Type.Integer({

@@ -9,8 +9,8 @@ import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import closeWithGrace from 'close-with-grace'
 import { createIngest } from './ingest.js'
 
-// NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
-// makes a weak key fail this deploy rather than the one that ships those endpoints.
+// The tracking routes verify impression tokens with these keys; a weak or missing one stops the start
+// here, with a message naming the variable, rather than in buildApp.
 const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, loadTrackingKeys)
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)

@@ -205,7 +205,9 @@ describe('the gateway in front of the services', () => {
       headers: { origin: 'https://player.example', 'access-control-request-method': 'POST' },
     })
     expect(preflight.status).toBe(204)
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    // Any origin (the default `*`) is echoed, with credentials, through the gateway untouched.
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://player.example')
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
   })
 
   it('tells ingest-api the client’s address (X-Forwarded-For), and ingest-api believes it', async () => {

@@ -7,6 +7,8 @@ export interface PlayerState {
   /** The tracker's events in the order it fired them (creativeView comes with the impression). */
   fired: string[]
   media: { url: string; type: string; duration: number } | null
+  /** Video frames the element decoded by the end (getVideoPlaybackQuality). */
+  frames: number
   clickThrough?: string
   error: string | null
 }

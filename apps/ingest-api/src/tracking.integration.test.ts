@@ -351,6 +351,28 @@ describe('POST /track/events (SDK route)', () => {
     await settle()
     expect(await topicRecordCount(topic)).toBe(before)
   })
+
+  it.each([
+    ['an empty object', '{}'],
+    ['an event without its token', '{"event":"start"}'],
+    ['a number', '42'],
+  ])(
+    'refuses a single event that is not one (%s) with a 400, as POST /ads/click does',
+    async (_name, payload) => {
+      const before = await topicRecordCount(topic)
+      const res = await post(payload)
+      expect(res.statusCode).toBe(400)
+      expect(res.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' })
+      await settle()
+      expect(await topicRecordCount(topic)).toBe(before)
+    },
+  )
+
+  it('refuses a request with no body at all (as curl -X POST sends it) with a 400, not a rejected item', async () => {
+    const res = await app.inject({ method: 'POST', url: '/track/events', headers: { 'user-agent': UA } })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' })
+  })
 })
 
 describe('CORS on the tracking routes', () => {

@@ -35,12 +35,12 @@ export function addTrackingEventsRoute(app: TrackingApp, opts: TrackingRouteOpti
       validatorCompiler: () => (value: unknown) => ({ value }),
       schema: {
         summary: 'Record video events from a player script (one or many)',
-        description: `One TrackingEventRequest or a JSON array of up to BATCH_MAX_CLICKS (${maxEvents} by default), each validated on its own; sendBeacon-friendly (a text/plain body is read as JSON, and needs no CORS preflight). Answers 200 once every accepted event is durable, with one result per event in order (one for a single event): accepted, or that event's error. A refused token is the event's 403 \`BAD_TOKEN\`, its reason in the message. Each (impression, event) counts once, however often it is sent.`,
+        description: `One TrackingEventRequest or a JSON array of up to BATCH_MAX_CLICKS (${maxEvents} by default), each item of an array validated on its own (a single event that is not one is a 400); sendBeacon-friendly (a text/plain body is read as JSON, and needs no CORS preflight). Answers 200 once every accepted event is durable, with one result per event in order (one for a single event): accepted, or that event's error. A refused token is the event's 403 \`BAD_TOKEN\`, its reason in the message. Each (impression, event) counts once, however often it is sent.`,
         body: TrackingEventsRequest,
         response: {
           200: TrackingEventsReply,
           400: errorReply(
-            'The body is not JSON, or an empty array (`VALIDATION_FAILED`); a bad event is not a 400 but a rejected result in a 200.',
+            'The body is not JSON, a single event that is not a TrackingEventRequest, or an empty array (`VALIDATION_FAILED`); a bad item of an array is not a 400 but a rejected result in a 200.',
           ),
           413: errorReply(
             `More than BATCH_MAX_CLICKS events (\`BATCH_TOO_LARGE\`), or a body over ${BATCH_BYTES_PER_CLICK} bytes per allowed event.`,
@@ -56,12 +56,18 @@ export function addTrackingEventsRoute(app: TrackingApp, opts: TrackingRouteOpti
     async (request, reply) => {
       const body: unknown = request.body
       const items: unknown[] = Array.isArray(body) ? body : [body]
-      if (body === undefined || items.length === 0) {
+      // NOTE: no body at all arrives as undefined or null, depending on the content type sent.
+      if (body === undefined || body === null || items.length === 0) {
         throw new HttpError(
           400,
           'body must be an event or a non-empty JSON array of them',
           'VALIDATION_FAILED',
         )
+      }
+      // A single event is the whole request, judged as POST /ads/click judges a click: not an event is a
+      // 400. Only an array's items are judged one by one, so that a bad one does not spoil the others.
+      if (!Array.isArray(body) && !eventRequest.Check(body)) {
+        throw new HttpError(400, itemValidationMessage('body', body), 'VALIDATION_FAILED')
       }
       if (items.length > maxEvents) {
         throw new HttpError(

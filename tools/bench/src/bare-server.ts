@@ -3,7 +3,7 @@
 // the tracking pixel a 1x1 GIF and the click-through a 302 for (f).
 import Fastify from 'fastify'
 
-// The smallest transparent GIF (43 bytes), what a pixel answers.
+// A 1x1 transparent GIF, what a pixel answers (the same bytes as ingest-api's).
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')
 
 const app = Fastify({ logger: false })

@@ -1,4 +1,4 @@
-import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
+import { AnalyticsConfig, noPlaybackEvents, redisKeys } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
@@ -17,6 +17,16 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>
 let redis: Redis
 let app: FastifyInstance
 const keys = redisKeys(`${uniqueName('an')}:`)
+/** The video figures of an ad without any event (video-analytics.integration.test.ts has the rest). */
+const NO_EVENTS = {
+  impressions: 0,
+  ctr: null,
+  completion_rate: null,
+  events: noPlaybackEvents(),
+  errors: {},
+  unique_impression_viewers: 0,
+  invalid_event_count: 0,
+}
 
 beforeAll(async () => {
   db = await createTestDatabase()
@@ -85,6 +95,7 @@ describe('GET /ads/analytics', () => {
       invalid_click_count: 6,
       invalid_clicks: { bot: 4, repeat: 2, over_budget: 0, inactive_ad: 0 },
       avg_playback_time: 15.5,
+      ...NO_EVENTS,
     })
   })
 
@@ -96,6 +107,7 @@ describe('GET /ads/analytics', () => {
       invalid_click_count: 0,
       invalid_clicks: { bot: 0, repeat: 0, over_budget: 0, inactive_ad: 0 },
       avg_playback_time: 0,
+      ...NO_EVENTS,
     })
   })
 
@@ -174,6 +186,7 @@ describe('when a store is down', () => {
         invalid_click_count: 1,
         invalid_clicks: { bot: 1, repeat: 0, over_budget: 0, inactive_ad: 0 },
         avg_playback_time: 20,
+        ...NO_EVENTS,
       })
       expect((await app.inject('/ads/analytics?ad_id=nope')).statusCode).toBe(404)
     } finally {

@@ -10,6 +10,8 @@ import {
   requestIdOptions,
 } from '@adtrack/service-runtime'
 import { registerApiDocs } from '@adtrack/service-runtime/api-docs'
+import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
+import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import type { Registry } from 'prom-client'
@@ -22,6 +24,7 @@ import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
 import { analyticsRoutes } from './routes/analytics.js'
 import { mediaRoutes } from './routes/media.js'
+import { vastRoutes } from './routes/vast.js'
 
 export interface AnalyticsDeps {
   ads: AdStore
@@ -33,12 +36,14 @@ export interface AnalyticsDeps {
   postgresCounts: PostgresClickCounts
   registry: Registry
   readiness: Readiness
+  /** Epoch milliseconds, for the serve time signed into VAST tags; Date.now unless a test fixes it. */
+  now?: () => number
 }
 
 const ANALYTICS_API_DOCS = {
   title: 'Ad Tracking analytics API',
   description:
-    "Ads and their click analytics, read by advertisers' dashboards (public), and ads management (admin API key).",
+    "Ads and their click analytics, read by advertisers' dashboards (public), the ads' VAST tags, read by video players (public), and ads management (admin API key).",
   version: '1.0.0',
   securitySchemes: {
     [ADMIN_SECURITY_SCHEME]: {
@@ -67,6 +72,13 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
     counts: { redis: deps.counts, postgres: deps.postgresCounts },
   })
   await app.register(mediaRoutes)
+  await app.register(vastRoutes, {
+    ads: deps.ads,
+    keys: loadTrackingKeys(config).keys,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    corsOrigin: trackingCorsOrigin(config.TRACKING_CORS_ORIGINS),
+    now: deps.now,
+  })
   await app.register(adminAdRoutes, { store: deps.adminAds, keys: AdminKeys.parse(config.ADMIN_API_KEYS) })
   return app
 }

@@ -1,4 +1,4 @@
-import { INVALID_REASONS, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
+import { INVALID_REASONS, MINUTE_FIELDS, noInvalidClicks, type RedisKeys } from '@adtrack/contracts'
 import {
   CircuitState,
   ConsecutiveBreaker,
@@ -9,12 +9,13 @@ import {
   wrap,
 } from 'cockatiel'
 import type { Redis } from 'ioredis'
-import type { Counts, CountsSource, TopAd } from './counts-source.js'
-import type { BucketCounts } from './time-buckets.js'
+import type { Counts, CountsSource } from './counts-source.js'
+import { type BucketCounts, emptyBucket } from './time-buckets.js'
+import type { WindowCounts } from './top-ads.js'
 
 const MINUTE_MS = 60_000
 
-/** Live per-ad counters that the click-worker maintains in Redis. */
+/** Live per-ad counters of clicks and events that the click-worker maintains in Redis. */
 export class ClickCounts implements CountsSource {
   // NOTE: a read must not hang on a Redis that is gone: answer within a short timeout, and after a few
   // failures stop asking for a while (the caller falls back to Postgres meanwhile).
@@ -44,27 +45,36 @@ export class ClickCounts implements CountsSource {
       const out = new Map<number, BucketCounts>()
       results.forEach(([err, value], i) => {
         if (err) throw err
-        const h = value as Record<string, string>
-        if (h.v || h.i)
-          out.set((epochMinutes[i] as number) * 60_000, {
-            valid: Number(h.v ?? 0),
-            invalid: Number(h.i ?? 0),
-          })
+        const bucket = minuteBucket(value as Record<string, string>)
+        if (bucket) out.set((epochMinutes[i] as number) * MINUTE_MS, bucket)
       })
       return out
     })
   }
 
-  top(from: number, to: number, limit: number): Promise<TopAd[]> {
+  window(from: number, to: number): Promise<WindowCounts[]> {
     return this.policy.execute(async () => {
-      const keys = minutesIn(from, to).map((m) => this.keys.topMinute(m))
-      const flat = (await this.redis.call('ZUNION', keys.length, ...keys, 'WITHSCORES')) as string[]
-      const ranked: TopAd[] = []
-      for (let i = 0; i < flat.length; i += 2)
-        ranked.push({ ad_id: flat[i] as string, click_count: Number(flat[i + 1]) })
-      return ranked
-        .sort((a, b) => b.click_count - a.click_count || a.ad_id.localeCompare(b.ad_id))
-        .slice(0, limit)
+      const minutes = minutesIn(from, to)
+      const clickKeys = minutes.map((m) => this.keys.topMinute(m))
+      const impressionKeys = minutes.map((m) => this.keys.topImpressionsMinute(m))
+      const results = await this.redis
+        .pipeline()
+        .zunion(clickKeys.length, ...clickKeys, 'WITHSCORES')
+        .zunion(impressionKeys.length, ...impressionKeys, 'WITHSCORES')
+        .exec()
+      if (!results) throw new Error('redis pipeline returned nothing')
+      for (const [err] of results) if (err) throw err
+      const [clicks, impressions] = results.map(([, value]) => value as string[]) as [string[], string[]]
+      const ads = new Map<string, WindowCounts>()
+      const ad = (id: string) => {
+        const counts = ads.get(id) ?? { ad_id: id, click_count: 0, impressions: 0 }
+        ads.set(id, counts)
+        return counts
+      }
+      for (let i = 0; i < clicks.length; i += 2) ad(clicks[i] as string).click_count = Number(clicks[i + 1])
+      for (let i = 0; i < impressions.length; i += 2)
+        ad(impressions[i] as string).impressions = Number(impressions[i + 1])
+      return [...ads.values()]
     })
   }
 
@@ -76,15 +86,24 @@ export class ClickCounts implements CountsSource {
         .pfcount(this.keys.viewers(adId))
         .hgetall(this.keys.invalid(adId))
         .get(this.keys.playbackSum(adId))
+        .hgetall(this.keys.events(adId))
+        .hgetall(this.keys.errors(adId))
+        .hgetall(this.keys.invalidEvents(adId))
+        .pfcount(this.keys.impressionViewers(adId))
         .exec()
       if (!results) throw new Error('redis pipeline returned nothing')
       for (const [err] of results) if (err) throw err
-      const [clicks, viewers, invalidHash, playback] = results.map(([, value]) => value) as [
-        string | null,
-        number,
-        Record<string, string>,
-        string | null,
-      ]
+      const [clicks, viewers, invalidHash, playback, events, errors, invalidEvents, impressionViewers] =
+        results.map(([, value]) => value) as [
+          string | null,
+          number,
+          Record<string, string>,
+          string | null,
+          Record<string, string>,
+          Record<string, string>,
+          Record<string, string>,
+          number,
+        ]
       const invalid = noInvalidClicks()
       for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
       return {
@@ -92,9 +111,35 @@ export class ClickCounts implements CountsSource {
         uniqueViewers: Number(viewers),
         invalid,
         playbackSum: Number(playback ?? 0),
+        events: { events: numbers(events), errors: numbers(errors) },
+        impressionViewers: Number(impressionViewers),
+        invalidEvents: Object.values(invalidEvents).reduce((sum, n) => sum + Number(n), 0),
       }
     })
   }
+}
+
+/** A hash's values as numbers. */
+const numbers = (hash: Record<string, string>): Record<string, number> =>
+  Object.fromEntries(Object.entries(hash).map(([field, n]) => [field, Number(n)]))
+
+/**
+ * One minute hash as the worker writes it (contracts' redisKeys.minute): `v`/`i` valid/invalid clicks,
+ * `e:<event>` valid events, `x:<code>` valid errors by code; undefined for a minute without any.
+ */
+function minuteBucket(hash: Record<string, string>): BucketCounts | undefined {
+  const fields = Object.entries(hash)
+  if (fields.length === 0) return undefined
+  const bucket = emptyBucket()
+  for (const [field, n] of fields) {
+    if (field === MINUTE_FIELDS.validClicks) bucket.valid = Number(n)
+    else if (field === MINUTE_FIELDS.invalidClicks) bucket.invalid = Number(n)
+    else if (field.startsWith(MINUTE_FIELDS.eventPrefix))
+      bucket.events[field.slice(MINUTE_FIELDS.eventPrefix.length)] = Number(n)
+    else if (field.startsWith(MINUTE_FIELDS.errorPrefix))
+      bucket.errors[field.slice(MINUTE_FIELDS.errorPrefix.length)] = Number(n)
+  }
+  return bucket
 }
 
 /** The epoch minutes that start in [from, to) (epoch ms). */

@@ -1,9 +1,11 @@
-import type { InvalidReason, TopAds } from '@adtrack/contracts'
+import type { InvalidReason } from '@adtrack/contracts'
 import { HttpError } from '@adtrack/service-runtime'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ClickCounts } from './click-counts.js'
 import type { PostgresClickCounts } from './postgres-click-counts.js'
 import type { BucketCounts } from './time-buckets.js'
+import type { WindowCounts } from './top-ads.js'
+import type { EventTally } from './video-figures.js'
 
 /** Set on a reply answered without one of the stores: `redis-unavailable` or `postgres-unavailable`. */
 export const DEGRADED_HEADER = 'x-analytics-degraded'
@@ -15,18 +17,31 @@ export interface Counts {
   uniqueViewers: number
   invalid: Record<InvalidReason, number>
   playbackSum: number
+  /** Valid events by name and errors by code. */
+  events: EventTally
+  /** Distinct viewers of valid impressions. */
+  impressionViewers: number
+  /** Invalid events (bots), every event type together. */
+  invalidEvents: number
 }
 
-export type TopAd = TopAds['ads'][number]
-
-/** What both stores can answer: Redis from its live counters, PostgreSQL from the clicks and their rollup. */
+/**
+ * What both stores can answer: Redis from its live counters, PostgreSQL from the clicks, the events and
+ * their rollups.
+ */
 export interface CountsSource {
   /** One ad's lifetime counts. */
   forAd(adId: string): Promise<Counts>
-  /** One ad's clicks per minute in [from, to) (epoch ms), by the minute's start; empty minutes omitted. */
+  /**
+   * One ad's clicks and valid events per minute in [from, to) (epoch ms), by the minute's start; empty
+   * minutes omitted.
+   */
   minutes(adId: string, from: number, to: number): Promise<Map<number, BucketCounts>>
-  /** Valid clicks per ad over the minutes in [from, to) (epoch ms), highest first, then by ad id. */
-  top(from: number, to: number, limit: number): Promise<TopAd[]>
+  /**
+   * Valid clicks and impressions per ad over the minutes in [from, to) (epoch ms), every ad with either,
+   * unordered: top-ads.ts ranks them, the same for both stores.
+   */
+  window(from: number, to: number): Promise<WindowCounts[]>
 }
 
 export interface CountsSources {

@@ -9,14 +9,18 @@ import {
 } from '@adtrack/service-runtime'
 import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { createRedis } from '@adtrack/service-runtime/redis'
+import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { buildApp } from './app.js'
 import { analyticsStores } from './stores.js'
 
-// NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
-// makes a weak key fail this deploy rather than the one that ships those endpoints.
-const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env, loadTrackingKeys)
+// The VAST tags sign with the tracking keys and answer the players' origins: a weak key or a wrong origin
+// stops the start, naming the variable, rather than failing on the first tag.
+const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env, (c) => {
+  loadTrackingKeys(c)
+  trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
+})
 
 const logger = createLogger('analytics-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)

@@ -1,3 +1,4 @@
+import { noPlaybackEvents } from '@adtrack/contracts'
 import { describe, expect, it } from 'vitest'
 import { bucketCount, bucketStarts, fillBuckets } from './time-buckets.js'
 
@@ -20,17 +21,57 @@ describe('time buckets', () => {
 
   it('sums minutes into their buckets and fills empty ones with zeros', () => {
     const starts = bucketStarts(at('2026-11-25T10:00:00Z'), at('2026-11-25T13:00:00Z'), 'hour')
+    const clicks = (valid: number, invalid: number) => ({ valid, invalid, events: {}, errors: {} })
     const out = fillBuckets(starts, 'hour', [
-      [at('2026-11-25T10:05:00Z'), { valid: 2, invalid: 1 }],
-      [at('2026-11-25T10:59:00Z'), { valid: 3, invalid: 0 }],
-      [at('2026-11-25T12:00:00Z'), { valid: 1, invalid: 0 }],
-      [at('2026-11-25T13:00:00Z'), { valid: 9, invalid: 9 }], // outside the range
+      [at('2026-11-25T10:05:00Z'), clicks(2, 1)],
+      [at('2026-11-25T10:59:00Z'), clicks(3, 0)],
+      [at('2026-11-25T12:00:00Z'), clicks(1, 0)],
+      [at('2026-11-25T13:00:00Z'), clicks(9, 9)], // outside the range
     ])
-    expect(out).toEqual([
+    expect(
+      out.map(({ start, click_count, invalid_click_count }) => ({ start, click_count, invalid_click_count })),
+    ).toEqual([
       { start: '2026-11-25T10:00:00.000Z', click_count: 5, invalid_click_count: 1 },
       { start: '2026-11-25T11:00:00.000Z', click_count: 0, invalid_click_count: 0 },
       { start: '2026-11-25T12:00:00.000Z', click_count: 1, invalid_click_count: 0 },
     ])
+  })
+
+  it("sums each bucket's events and errors and rates them over the bucket's own impressions", () => {
+    const starts = bucketStarts(at('2026-11-25T10:00:00Z'), at('2026-11-25T12:00:00Z'), 'hour')
+    const out = fillBuckets(starts, 'hour', [
+      [
+        at('2026-11-25T10:01:00Z'),
+        { valid: 1, invalid: 0, events: { impression: 3, complete: 1, error: 1 }, errors: { '405': 1 } },
+      ],
+      [
+        at('2026-11-25T10:02:00Z'),
+        {
+          valid: 0,
+          invalid: 0,
+          events: { impression: 1, complete: 2, error: 2 },
+          errors: { '405': 1, unknown: 1 },
+        },
+      ],
+    ])
+    expect(out[0]).toMatchObject({
+      click_count: 1,
+      impressions: 4,
+      ctr: 0.25,
+      completion_rate: 0.75,
+      events: { start: 0, complete: 3, unmute: 0 },
+      errors: { '405': 2, unknown: 1 },
+    })
+    expect(out[1]).toEqual({
+      start: '2026-11-25T11:00:00.000Z',
+      click_count: 0,
+      invalid_click_count: 0,
+      impressions: 0,
+      ctr: null,
+      completion_rate: null,
+      events: noPlaybackEvents(),
+      errors: {},
+    })
   })
 
   it('counts the buckets of a range without building them, equal to what bucketStarts builds', () => {

@@ -1,4 +1,5 @@
 import type { Granularity } from '@adtrack/contracts'
+import { addEvents, type EventTally, noEvents, type VideoFigures, videoFigures } from './video-figures.js'
 
 const MINUTE_MS = 60_000
 const STEP_MS: Record<Granularity, number> = {
@@ -28,26 +29,37 @@ export function bucketStarts(fromMs: number, toMs: number, granularity: Granular
   return starts
 }
 
-export interface BucketCounts {
+/** One minute's (or bucket's) clicks, valid and invalid, and valid events. */
+export interface BucketCounts extends EventTally {
   valid: number
   invalid: number
 }
+
+export const emptyBucket = (): BucketCounts => ({ valid: 0, invalid: 0, ...noEvents() })
+
+export type Bucket = { start: string; click_count: number; invalid_click_count: number } & VideoFigures
 
 /** Sums per-minute counts into the requested buckets; empty buckets come out as zeros. */
 export function fillBuckets(
   starts: number[],
   granularity: Granularity,
   minutes: Iterable<[number, BucketCounts]>,
-): { start: string; click_count: number; invalid_click_count: number }[] {
-  const sums = new Map(starts.map((s) => [s, { valid: 0, invalid: 0 }]))
+): Bucket[] {
+  const sums = new Map(starts.map((s) => [s, emptyBucket()]))
   for (const [minuteMs, counts] of minutes) {
     const bucket = sums.get(bucketStart(minuteMs, granularity))
     if (!bucket) continue
     bucket.valid += counts.valid
     bucket.invalid += counts.invalid
+    addEvents(bucket, counts)
   }
   return starts.map((s) => {
     const b = sums.get(s) as BucketCounts
-    return { start: new Date(s).toISOString(), click_count: b.valid, invalid_click_count: b.invalid }
+    return {
+      start: new Date(s).toISOString(),
+      click_count: b.valid,
+      invalid_click_count: b.invalid,
+      ...videoFigures(b.valid, b),
+    }
   })
 }

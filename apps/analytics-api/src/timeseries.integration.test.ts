@@ -1,4 +1,4 @@
-import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
+import { AnalyticsConfig, noPlaybackEvents, redisKeys } from '@adtrack/contracts'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
@@ -16,6 +16,8 @@ let deadRedis: Redis
 const keys = redisKeys(`${uniqueName('ts')}:`)
 const MINUTE = 60_000
 const nowMinute = Math.floor(Date.now() / MINUTE)
+/** A bucket's video figures without events (video-analytics.integration.test.ts has them with). */
+const NO_EVENTS = { impressions: 0, ctr: null, completion_rate: null, events: noPlaybackEvents(), errors: {} }
 type App = Awaited<ReturnType<typeof buildApp>>
 let app: App
 let withoutRedis: App
@@ -78,11 +80,11 @@ describe('GET /ads/:id/analytics/timeseries', () => {
     expect(res.statusCode).toBe(200)
     expect(res.headers[SOURCE_HEADER]).toBe('redis')
     expect(res.json().buckets).toEqual([
-      { start: iso(nowMinute - 4), click_count: 0, invalid_click_count: 0 },
-      { start: iso(nowMinute - 3), click_count: 4, invalid_click_count: 1 },
-      { start: iso(nowMinute - 2), click_count: 0, invalid_click_count: 0 },
-      { start: iso(nowMinute - 1), click_count: 2, invalid_click_count: 0 },
-      { start: iso(nowMinute), click_count: 5, invalid_click_count: 0 },
+      { start: iso(nowMinute - 4), click_count: 0, invalid_click_count: 0, ...NO_EVENTS },
+      { start: iso(nowMinute - 3), click_count: 4, invalid_click_count: 1, ...NO_EVENTS },
+      { start: iso(nowMinute - 2), click_count: 0, invalid_click_count: 0, ...NO_EVENTS },
+      { start: iso(nowMinute - 1), click_count: 2, invalid_click_count: 0, ...NO_EVENTS },
+      { start: iso(nowMinute), click_count: 5, invalid_click_count: 0, ...NO_EVENTS },
     ])
   })
 
@@ -107,7 +109,12 @@ describe('GET /ads/:id/analytics/timeseries', () => {
       invalid_click_count: number
     }[]
     expect(buckets).toHaveLength(24)
-    expect(buckets[0]).toEqual({ start: new Date(day).toISOString(), click_count: 1, invalid_click_count: 0 })
+    expect(buckets[0]).toEqual({
+      start: new Date(day).toISOString(),
+      click_count: 1,
+      invalid_click_count: 0,
+      ...NO_EVENTS,
+    })
     expect(buckets[1]).toMatchObject({ click_count: 2, invalid_click_count: 1 })
     expect(buckets[23]).toMatchObject({ click_count: 7 })
     expect(buckets.slice(2, 23).every((b) => b.click_count === 0 && b.invalid_click_count === 0)).toBe(true)
@@ -149,7 +156,7 @@ describe('GET /ads/top', () => {
       const sums = new Map<string, number>()
       for (const [ad, m, n] of recent) if (m >= fromMinute) sums.set(ad, (sums.get(ad) ?? 0) + n)
       return [...sums]
-        .map(([ad_id, click_count]) => ({ ad_id, click_count }))
+        .map(([ad_id, click_count]) => ({ ad_id, click_count, impressions: 0, ctr: null }))
         .sort((a, b) => b.click_count - a.click_count || a.ad_id.localeCompare(b.ad_id))
         .slice(0, limit)
     }

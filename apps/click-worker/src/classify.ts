@@ -97,3 +97,15 @@ export function classifyClicks(
   }
   return out
 }
+
+/**
+ * An event's invalid-traffic reason: `bot` for a bot's user agent, by the same remembered isbot verdict
+ * as its clicks; otherwise none. Repeats and budgets are click rules: an impression's events are already
+ * at most one per type.
+ */
+export function eventInvalidReason(
+  userAgent: string,
+  rules: Pick<ClassifyRules, 'filterBots'>,
+): 'bot' | null {
+  return rules.filterBots !== false && botVerdicts.isBot(userAgent) ? 'bot' : null
+}

@@ -39,6 +39,7 @@ const outcome = (over: Partial<BatchOutcome> = {}): BatchOutcome => ({
   counted: 3,
   invalid: {},
   duplicates: 0,
+  events: {},
   rejected: [],
   refused: [],
   ...over,
@@ -65,7 +66,11 @@ function context(results: (BatchOutcome | Error)[], calls: string[]) {
   return { ctx, timers }
 }
 
-async function metric(ctx: BatchContext, name: 'storeErrors' | 'clicks' | 'batchFailures', label?: string) {
+async function metric(
+  ctx: BatchContext,
+  name: 'storeErrors' | 'clicks' | 'events' | 'batchFailures',
+  label?: string,
+) {
   const { values } = await ctx.metrics[name].get()
   return values
     .filter((v) => label === undefined || Object.values(v.labels).includes(label))
@@ -119,12 +124,31 @@ describe('handleBatch', () => {
       key: null,
       value: null,
       store: 'postgres' as const,
+      click: true,
     }
-    const { ctx } = context([outcome({ counted: 2, refused: [refused] })], calls)
+    const refusedEvent = { ...refused, offset: '12', click: false, event: 'midpoint' as const }
+    const { ctx } = context(
+      [outcome({ counted: 2, refused: [refused, refusedEvent], events: { midpoint: { refused: 1 } } })],
+      calls,
+    )
     expect(await handleBatch(payload, ctx)).toBe('committed')
     expect(calls).toEqual(['resolve 12', 'heartbeat'])
-    expect(await metric(ctx, 'storeErrors', 'postgres')).toBe(1)
+    expect(await metric(ctx, 'storeErrors', 'postgres')).toBe(2)
     expect(await metric(ctx, 'clicks', 'refused')).toBe(1)
+    expect(await metric(ctx, 'events', 'refused')).toBe(1)
+  })
+
+  it('counts event records by type and outcome', async () => {
+    const { payload, calls } = fakeConsumer()
+    const events = { impression: { counted: 2, invalid: 1 }, complete: { duplicate: 3 } }
+    const { ctx } = context([outcome({ events })], calls)
+    expect(await handleBatch(payload, ctx)).toBe('committed')
+    const { values } = await ctx.metrics.events.get()
+    expect(values.map((v) => [v.labels.type, v.labels.outcome, v.value]).sort()).toEqual([
+      ['complete', 'duplicate', 3],
+      ['impression', 'counted', 2],
+      ['impression', 'invalid', 1],
+    ])
   })
 
   it('does nothing with a batch that is empty, stale or arrives while stopping', async () => {

@@ -108,7 +108,9 @@ export async function handleBatch(
   }
   metrics.clicks.inc({ result: 'duplicate' }, outcome.duplicates)
   metrics.clicks.inc({ result: 'rejected' }, outcome.rejected.length)
-  metrics.clicks.inc({ result: 'refused' }, outcome.refused.length)
+  metrics.clicks.inc({ result: 'refused' }, outcome.refused.filter((r) => r.click).length)
+  for (const [type, outcomes] of Object.entries(outcome.events))
+    for (const [result, n] of Object.entries(outcomes)) metrics.events.inc({ type, outcome: result }, n)
   for (const r of outcome.rejected)
     logger.warn({ partition, offset: r.offset, reason: r.reason }, 'record sent to dead-letter topic')
   for (const r of outcome.refused) {

@@ -28,8 +28,14 @@ export function createWorkerMetrics() {
     }),
     clicks: new Counter({
       name: 'worker_clicks_total',
-      help: 'Records processed, by result: counted (valid), invalid (invalid traffic, stored with a reason), duplicate (click id already owned), rejected (not a click message; dead-lettered), refused (a click a store refused for its content; dead-lettered).',
+      help: 'Clicks processed (version 1 records and click events), by result: counted (valid), invalid (invalid traffic, stored with a reason), duplicate (click id already owned), refused (a click a store refused for its content; dead-lettered); and rejected: records of any kind that are neither a valid click nor a valid event message (dead-lettered).',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    events: new Counter({
+      name: 'worker_events_total',
+      help: 'Event records (version 2) processed, by event type and outcome: counted (valid), invalid (a bot; for click, any invalid-traffic reason), duplicate ((impression, event) already owned by another record), refused (a store refused it for its content; dead-lettered). A click event is counted in worker_clicks_total as well.',
+      labelNames: ['type', 'outcome'],
       registers: [registry],
     }),
     invalidClicks: new Counter({
@@ -76,6 +82,17 @@ export function createWorkerMetrics() {
     reconcileDriftTotal: new Gauge({
       name: 'reconcile_drift_clicks_total_abs',
       help: 'Sum over ads of |Redis - Postgres| clicks found by the last reconciliation.',
+      registers: [registry],
+    }),
+    reconcileEventDrift: new Gauge({
+      name: 'reconcile_drift_events',
+      help: 'Redis minus Postgres valid events per ad and event type found by the last reconciliation (before repair); only the pairs that differed.',
+      labelNames: ['ad_id', 'event'],
+      registers: [registry],
+    }),
+    reconcileEventDriftTotal: new Gauge({
+      name: 'reconcile_drift_events_total_abs',
+      help: 'Sum over ads and event types of |Redis - Postgres| valid events found by the last reconciliation.',
       registers: [registry],
     }),
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Rebuilds Redis analytics from Postgres once and prints the drift per ad.
+// Rebuilds Redis analytics (clicks and events) from Postgres once and prints the drift per ad.
 //   node apps/click-worker/dist/reconcile-cli.js [--dry-run]
 // Reads the worker's environment (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, KAFKA_TOPIC).
 import { redisKeys, WorkerConfig } from '@adtrack/contracts'
@@ -27,11 +27,12 @@ try {
     process.stdout.write(`no drift: ${result.adsChecked} ads checked in ${result.durationMs} ms\n`)
   } else {
     process.stdout.write(
-      `${'ad_id'.padEnd(24)} ${'postgres'.padStart(10)} ${'redis'.padStart(10)} ${'drift'.padStart(8)}\n`,
+      `${'ad_id'.padEnd(24)} ${'postgres'.padStart(10)} ${'redis'.padStart(10)} ${'drift'.padStart(8)}  counters (event drift)\n`,
     )
     for (const d of result.drifted) {
+      const events = Object.entries(d.events).map(([event, n]) => `${event} ${n > 0 ? '+' : ''}${n}`)
       process.stdout.write(
-        `${d.adId.padEnd(24)} ${String(d.postgres).padStart(10)} ${String(d.redis).padStart(10)} ${String(d.drift).padStart(8)}\n`,
+        `${d.adId.padEnd(24)} ${String(d.postgres).padStart(10)} ${String(d.redis).padStart(10)} ${String(d.drift).padStart(8)}  ${d.mismatched.join(',')}${events.length ? ` (${events.join(', ')})` : ''}\n`,
       )
     }
     process.stdout.write(

@@ -54,6 +54,14 @@ export class ReconcileJob {
           total += Math.abs(d.drift)
         }
         metrics.reconcileDriftTotal.set(total)
+        metrics.reconcileEventDrift.reset()
+        let events = 0
+        for (const d of result.drifted)
+          for (const [event, drift] of Object.entries(d.events)) {
+            metrics.reconcileEventDrift.set({ ad_id: d.adId, event }, drift)
+            events += Math.abs(drift)
+          }
+        metrics.reconcileEventDriftTotal.set(events)
         const log = result.drifted.length ? logger.warn.bind(logger) : logger.info.bind(logger)
         log(
           {

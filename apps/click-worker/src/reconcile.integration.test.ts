@@ -1,9 +1,10 @@
-import { type ClickMessage, redisKeys } from '@adtrack/contracts'
+import { randomBytes } from 'node:crypto'
+import { type AdEvent, type ClickMessage, type EventMessage, redisKeys } from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { insertClicks } from './postgres-store.js'
+import { insertClicks, insertEvents } from './postgres-store.js'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
@@ -53,6 +54,46 @@ function click(adId: string, ip = `203.0.113.${++seq % 250}`): ClickMessage {
 const asRecords = (clicks: ClickMessage[], first: number) =>
   clicks.map((c, i) => ({ offset: String(first + i), value: Buffer.from(JSON.stringify(c)) }))
 const count = async (adId: string) => Number((await redis.get(keys.clickCount(adId))) ?? 0)
+
+function event(type: AdEvent, impressionId: string, over: Partial<EventMessage> = {}): EventMessage {
+  seq++
+  return {
+    v: 2,
+    type,
+    impression_id: impressionId,
+    ad_id: 'a',
+    served_at: new Date(Date.now() - 5000).toISOString(),
+    received_at: new Date().toISOString(),
+    ip: `198.51.100.${seq % 250}`,
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/2.0',
+    ...over,
+  } as EventMessage
+}
+const impression = () => randomBytes(16).toString('base64url')
+const eventRecords = (messages: (EventMessage | ClickMessage)[], first: number) =>
+  messages.map((m, i) => ({ offset: String(first + i), value: Buffer.from(JSON.stringify(m)) }))
+
+/**
+ * Every counter under this test's prefix, as readers see it: hashes, sorted sets and counts whole,
+ * HyperLogLogs by their count, zero sums as missing. The applied marks and the lock are the worker's bookkeeping, not counts.
+ */
+async function counters() {
+  const prefix = keys.clickCount('x').split('ad:')[0] as string
+  const state: Record<string, unknown> = {}
+  for (const key of (await redis.keys(`${prefix}*`)).sort()) {
+    if (key.includes('applied:') || key.includes('reconcile-lock:')) continue
+    const type = await redis.type(key)
+    if (type === 'hash') state[key] = await redis.hgetall(key)
+    else if (type === 'zset') state[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')
+    else if (key.endsWith('viewers')) state[key] = await redis.pfcount(key)
+    else {
+      // A sum of zero reads as a missing key: the worker's INCRBY 0 leaves one, the rebuild does not.
+      const value = await redis.get(key)
+      if (value !== '0') state[key] = value
+    }
+  }
+  return state
+}
 
 /** Deletes every key under this test's prefix: what a Redis restart without persistence does. */
 async function loseRedisData() {
@@ -139,6 +180,109 @@ describe('reconcileCounts', () => {
     await reconcileCounts({ sql: db.sql, redis, keys, topic })
     expect(await count('a')).toBe(2)
     expect(await redis.exists(keys.clickCount('ghost'))).toBe(0)
+  })
+
+  it('restores every event counter exactly after Redis lost its data, and reports the events’ drift', async () => {
+    const BOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)'
+    const [i1, i2, i3] = [impression(), impression(), impression()]
+    await recordClicks(
+      {
+        topic,
+        partition: 0,
+        records: eventRecords(
+          [
+            event('impression', i1),
+            event('start', i1),
+            event('error', i1, { error_code: 402 }),
+            event('impression', i2, { ad_id: 'b', viewer_id: 'device-2' }),
+            event('click', i2, { ad_id: 'b' }),
+            click('a'),
+          ],
+          0,
+        ),
+      },
+      stores,
+    )
+    const minuteAgo = new Date(Date.now() - 61_000).toISOString()
+    await recordClicks(
+      {
+        topic,
+        partition: 1,
+        records: eventRecords(
+          [
+            event('impression', i3, { received_at: minuteAgo }),
+            event('complete', i3, { received_at: minuteAgo }),
+            event('error', i3, { received_at: minuteAgo }),
+            event('impression', impression(), { user_agent: BOT }),
+            event('midpoint', impression(), { user_agent: BOT }),
+          ],
+          0,
+        ),
+      },
+      stores,
+    )
+    const before = await counters()
+    expect(Object.keys(before).length).toBeGreaterThan(10)
+    await loseRedisData()
+
+    const result = await reconcileCounts({ sql: db.sql, redis, keys, topic })
+    expect(result.drifted).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          adId: 'a',
+          drift: -1,
+          mismatched: ['clicks', 'playback', 'events', 'invalid_events', 'errors'],
+          events: { impression: -2, start: -1, error: -2, complete: -1 },
+        }),
+        expect.objectContaining({ adId: 'b', drift: -1, events: { impression: -1 } }),
+      ]),
+    )
+    expect(await counters()).toEqual(before)
+    // A redelivery of the old batches after the repair changes nothing, and nothing drifts any more.
+    await recordClicks(
+      {
+        topic,
+        partition: 1,
+        records: eventRecords([event('impression', i3, { received_at: minuteAgo })], 0),
+      },
+      stores,
+    )
+    expect(await counters()).toEqual(before)
+    expect((await reconcileCounts({ sql: db.sql, redis, keys, topic })).drifted).toEqual([])
+  })
+
+  it('repairs over-counted events, and leaves events above the applied mark to the worker', async () => {
+    const imp = impression()
+    await recordClicks({ topic, partition: 0, records: eventRecords([event('impression', imp)], 0) }, stores)
+    const counted = await counters()
+    // The worker wrote the next batch to Postgres and died before Redis.
+    const next = [event('start', imp), event('midpoint', imp)]
+    await insertEvents(
+      db.sql,
+      next.map((e, i) => ({
+        event: e,
+        partition: 0,
+        offset: String(1 + i),
+        viewerId: `v${i}`,
+        reason: null,
+        errorCode: null,
+      })),
+    )
+    await redis.hincrby(keys.events('a'), 'impression', 4)
+    await redis.hset(keys.errors('ghost'), '900', 3)
+    const report = await reconcileCounts({ sql: db.sql, redis, keys, topic, repair: false })
+    expect(report.drifted).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ adId: 'a', drift: 0, mismatched: ['events'], events: { impression: 4 } }),
+        expect.objectContaining({ adId: 'ghost', mismatched: ['errors'], events: {} }),
+      ]),
+    )
+    expect(await redis.hget(keys.events('a'), 'impression')).toBe('5')
+    await reconcileCounts({ sql: db.sql, redis, keys, topic })
+    expect(await counters()).toEqual(counted)
+    // Kafka redelivers the batch; now it counts, once.
+    await recordClicks({ topic, partition: 0, records: eventRecords(next, 1) }, stores)
+    expect(await redis.hgetall(keys.events('a'))).toEqual({ impression: '1', start: '1', midpoint: '1' })
   })
 
   it('makes the worker wait while it runs, and refuses to run twice at once', async () => {

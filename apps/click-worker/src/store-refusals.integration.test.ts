@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { type ClickMessage, deadLetterTopic, redisKeys } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
@@ -204,7 +205,7 @@ describe('records a store refuses for their content', () => {
     }
   })
 
-  it('do not stop the real consumer: later records on the partition are counted', async () => {
+  it('do not stop the real consumer: later records on the partition, clicks and events, are counted', async () => {
     await createTopic(topic, 1)
     const groupId = uniqueName('workers')
     const prefix = `${uniqueName('e2e')}:`
@@ -222,20 +223,34 @@ describe('records a store refuses for their content', () => {
     )
     const sender = await connectedProducer('hostile-sender')
     const later = Array.from({ length: 20 }, () => click())
+    // Version 2 events after them, as a new ingest-api would add to the topic the old one filled.
+    const impressions = Array.from({ length: 5 }, () => ({
+      v: 2,
+      type: 'impression',
+      impression_id: randomBytes(16).toString('base64url'),
+      ad_id: ad,
+      served_at: new Date().toISOString(),
+      received_at: new Date().toISOString(),
+      ip: '198.51.100.9',
+      user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Refusals/events',
+    }))
+    const impressionCount = async () => Number((await redis.hget(keys.events(ad), 'impression')) ?? 0)
     try {
       await sender.send({
         topic,
         acks: -1,
-        messages: [yearZero(), ...later].map((c) => ({
-          key: c.ad_id,
-          value: JSON.stringify(c),
-        })),
+        messages: [
+          ...[yearZero(), ...later].map((c) => ({ key: c.ad_id, value: JSON.stringify(c) })),
+          ...impressions.map((e) => ({ key: e.impression_id, value: JSON.stringify(e) })),
+        ],
       })
       await worker.start()
-      await waitFor(async () => ((await counts()).redis >= 20 ? true : undefined), {
-        what: 'the clicks after the refused one to be counted',
-      })
+      await waitFor(
+        async () => ((await counts()).redis >= 20 && (await impressionCount()) >= 5 ? true : undefined),
+        { what: 'the clicks and events after the refused one to be counted' },
+      )
       expect(await counts()).toEqual({ postgres: 20, redis: 20 })
+      expect(await impressionCount()).toBe(5)
       const [letter] = await readDeadLetters(topic, 1)
       expect(letter?.reason).toMatch(/^postgres 2200[78]: /)
       const admin = testKafka().admin()
@@ -244,9 +259,9 @@ describe('records a store refuses for their content', () => {
         await waitFor(
           async () => {
             const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
-            return committed?.partitions[0]?.offset === '21' ? true : undefined
+            return committed?.partitions[0]?.offset === '26' ? true : undefined
           },
-          { what: 'offset 21 committed' },
+          { what: 'offset 26 committed' },
         )
       } finally {
         await admin.disconnect()

@@ -82,7 +82,38 @@ export const AdAnalytics = Type.Object(
       description: 'Events (impressions included, clicks not) stored but not counted: bots.',
     }),
   },
-  { $id: 'AdAnalytics' },
+  {
+    $id: 'AdAnalytics',
+    // An ad shown 400 times: the docs' and the Postman collection's example, its rates consistent.
+    examples: [
+      {
+        ad_id: '1',
+        click_count: 12,
+        unique_viewers: 11,
+        invalid_click_count: 2,
+        invalid_clicks: { bot: 1, repeat: 1, over_budget: 0, inactive_ad: 0 },
+        avg_playback_time: 9.5,
+        impressions: 400,
+        ctr: 0.03,
+        completion_rate: 0.6,
+        events: {
+          start: 380,
+          first_quartile: 350,
+          midpoint: 310,
+          third_quartile: 280,
+          complete: 240,
+          skip: 60,
+          pause: 25,
+          resume: 20,
+          mute: 40,
+          unmute: 12,
+        },
+        errors: { '402': 3, '405': 1, unknown: 2 },
+        unique_impression_viewers: 371,
+        invalid_event_count: 17,
+      },
+    ],
+  },
 )
 export type AdAnalytics = Type.Static<typeof AdAnalytics>
 
@@ -162,6 +193,19 @@ export const TopAds = Type.Object(
       }),
     ),
   },
-  { $id: 'TopAds' },
+  {
+    $id: 'TopAds',
+    examples: [
+      {
+        window: '60m',
+        from: '2026-01-01T00:00:00.000Z',
+        metric: 'ctr',
+        ads: [
+          { ad_id: '2', click_count: 9, impressions: 150, ctr: 0.06 },
+          { ad_id: '1', click_count: 12, impressions: 400, ctr: 0.03 },
+        ],
+      },
+    ],
+  },
 )
 export type TopAds = Type.Static<typeof TopAds>

@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { type TLiteral, Type } from 'typebox'
 import { AdId } from './ad.js'
 import { ClickMessage, MAX_PLAYBACK_SECONDS, ViewerId } from './click.js'
 import { FreeText } from './text.js'
@@ -40,13 +40,19 @@ export const VAST_EVENT_NAMES: Record<PlaybackEvent, string> = {
   unmute: 'unmute',
 }
 
-export const AdEventType = Type.Union(
-  AD_EVENTS.map((e) => Type.Literal(e)),
-  {
-    description:
-      'impression: the ad was shown; start … unmute: VAST linear tracking events; error: the player failed (with a VAST error code); click: the viewer clicked through.',
-  },
-)
+/**
+ * One literal schema per value, typed as the tuple it is.
+ * TRICKY: a plain `.map(Type.Literal)` is an array, not a tuple, and TypeBox's Static of a union of an
+ * array is `never`: every message's `type` would have been `never` to the compiler.
+ */
+type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> }
+const literals = <const T extends readonly string[]>(values: T) =>
+  values.map((v) => Type.Literal(v)) as unknown as Literals<T>
+
+export const AdEventType = Type.Union(literals(AD_EVENTS), {
+  description:
+    'impression: the ad was shown; start … unmute: VAST linear tracking events; error: the player failed (with a VAST error code); click: the viewer clicked through.',
+})
 
 /** An impression id as a token carries it: 16 random bytes, base64url. */
 export const ImpressionId = Type.String({

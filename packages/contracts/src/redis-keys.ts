@@ -50,3 +50,19 @@ export const MINUTE_BUCKET_TTL_SECONDS = 48 * 3600
  * still running when the oldest minutes expire, either of which would otherwise answer zeros.
  */
 export const REDIS_READ_RANGE_MS = MINUTE_BUCKET_TTL_SECONDS * 1000 - 3_600_000
+
+/**
+ * The fields of a minute hash (`redisKeys().minute`), in one place for the worker's apply script, its
+ * reconciliation and the readers: valid and invalid clicks, then valid events and valid errors by code.
+ */
+export const MINUTE_FIELDS = {
+  validClicks: 'v',
+  invalidClicks: 'i',
+  /** `e:<event>`: valid events of one type (impression, start … unmute, error). */
+  eventPrefix: 'e:',
+  /** `x:<code>`: valid error events by VAST code, or `unknown` without one. */
+  errorPrefix: 'x:',
+} as const
+export const minuteEventField = (event: string): string => `${MINUTE_FIELDS.eventPrefix}${event}`
+export const minuteErrorField = (code: string | number | null | undefined): string =>
+  `${MINUTE_FIELDS.errorPrefix}${code ?? 'unknown'}`

@@ -31,6 +31,10 @@ beforeAll(async () => {
     },
     { prefix: '/scoped' },
   )
+  // What @fastify/cors adds for preflights: a catch-all OPTIONS route whose requests its hook answers.
+  await app.register(async (scoped) => {
+    scoped.options('*', async (_request, reply) => reply.callNotFound())
+  })
   await app.ready()
 })
 afterAll(() => app.close())
@@ -90,6 +94,17 @@ describe('a wrong method on a known path', () => {
       expect(res.headers.allow).toBeUndefined()
     }
   })
+})
+
+it('a preflight catch-all (OPTIONS *) is no resource: unknown paths stay 404, Allow leaves it out', async () => {
+  for (const method of ['GET', 'OPTIONS'] as const) {
+    const res = await app.inject({ method, url: '/nothing' })
+    expect(res.statusCode, method).toBe(404)
+    expect(res.headers.allow).toBeUndefined()
+  }
+  const res = await app.inject({ method: 'OPTIONS', url: '/things/42' })
+  expect(res.statusCode).toBe(405)
+  expect(res.headers.allow).toBe('DELETE, GET, HEAD')
 })
 
 it('a failed free-text pattern is said in words, naming the field', async () => {

@@ -84,4 +84,16 @@ describe('the generated Postman collection', () => {
     expect(ranges.length).toBeGreaterThan(0)
     for (const [from, to] of ranges) expect(Date.parse(from)).toBeLessThan(Date.parse(to))
   })
+
+  it('lists every value of a query parameter that takes one of a few (metric, granularity)', () => {
+    const descriptions = new Map<string, string>()
+    JSON.parse(generated[API_DOCS_FILES.postman] ?? '{}', (key, value) => {
+      if (key === 'query' && Array.isArray(value))
+        for (const q of value as { key: string; description?: { content: string } }[])
+          if (q.description) descriptions.set(q.key, q.description.content)
+      return value
+    })
+    expect(descriptions.get('metric')).toMatch(/one of clicks,impressions,ctr\)/)
+    expect(descriptions.get('granularity')).toMatch(/one of minute,hour,day\)/)
+  })
 })

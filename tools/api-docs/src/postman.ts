@@ -87,6 +87,7 @@ function withBodyExamples(spec: Json): Json {
     for (const [method, operation] of Object.entries(operations)) {
       if (!HTTP_METHODS.includes(method)) continue
       for (const parameter of (operation.parameters ?? []) as Parameter[]) {
+        if (parameter.schema) parameter.schema = asOneEnum(parameter.schema)
         if (parameter.schema && parameter.example === undefined && parameter.examples === undefined) {
           parameter.example = exampleOf(parameter.schema, components)
         }
@@ -105,6 +106,19 @@ function withBodyExamples(spec: Json): Json {
     }
   }
   return copy
+}
+
+/**
+ * A choice of string literals (TypeBox's Union of Literals: `anyOf` of one-value enums) as one enum.
+ * TRICKY: the converter describes only the first branch of an `anyOf`, so a query parameter such as
+ * `metric` or `granularity` would read "This can only be one of clicks".
+ */
+function asOneEnum(schema: Schema): Schema {
+  const branches = schema.anyOf
+  const values = branches?.map((b) => (b.type === 'string' && b.enum?.length === 1 ? b.enum[0] : b.const))
+  if (!branches || !values?.every((v) => typeof v === 'string')) return schema
+  const { anyOf: _, ...rest } = schema
+  return { ...rest, type: 'string', enum: values }
 }
 
 /** An error body's example names its own status (the `4XX` ones as 400, as Postman shows them). */

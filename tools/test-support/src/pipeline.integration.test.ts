@@ -127,7 +127,7 @@ describe('the pipeline, end to end', () => {
     const top = await json<{ ads: { ad_id: string; click_count: number }[] }>(
       await fetch(`${analytics.httpUrl}/ads/top?window=10m&limit=3`),
     )
-    expect(top.ads[0]).toEqual({ ad_id: '1', click_count: total })
+    expect(top.ads[0]).toEqual({ ad_id: '1', click_count: total, impressions: 0, ctr: null })
   })
 
   it('counts a click sent twice with the same click_id once', async () => {

@@ -25,6 +25,8 @@ import {
   SOURCE_HEADER,
 } from '../counts-source.js'
 import { bucketCount, bucketStarts, fillBuckets } from '../time-buckets.js'
+import { rankTopAds } from '../top-ads.js'
+import { videoFigures } from '../video-figures.js'
 
 const MINUTE_MS = 60_000
 
@@ -40,8 +42,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     '/ads/analytics',
     {
       schema: {
-        summary: 'Click analytics of one ad',
-        description: `Lifetime counts come from Redis. With \`from\`/\`to\` (either or both) the counts cover clicks received in [from, to) and come from Postgres; \`from\` must be earlier than \`to\` (from equal to to is an empty range, refused as 400 \`BAD_TIME_RANGE\`). When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
+        summary: 'Click and video analytics of one ad',
+        description: `Clicks, impressions, ctr, completion rate, playback events and errors. Lifetime counts come from Redis. With \`from\`/\`to\` (either or both) the counts cover clicks and events received in [from, to) and come from Postgres; \`from\` must be earlier than \`to\` (from equal to to is an empty range, refused as 400 \`BAD_TIME_RANGE\`). When Redis cannot answer they come from Postgres and the reply carries \`${DEGRADED_HEADER}: redis-unavailable\`; 503 only when neither can answer.`,
         querystring: AnalyticsQuery,
         response: {
           200: AdAnalytics,
@@ -59,7 +61,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     async (request, reply) => {
       const { ad_id } = request.query
       if (request.query.from !== undefined || request.query.to !== undefined) {
-        // A time range is answered from the clicks themselves: exact, unique viewers included.
+        // A time range is answered from the clicks and events themselves: exact, unique viewers included.
         const { from, to } = timeRange(request.query.from, request.query.to, 0)
         if (!(await ads.exists(ad_id))) throw adNotFound(ad_id)
         reply.header(SOURCE_HEADER, 'postgres')
@@ -82,8 +84,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     '/ads/:id/analytics/timeseries',
     {
       schema: {
-        summary: 'Clicks of one ad per minute, hour or day',
-        description: `Buckets are UTC and aligned to their granularity (\`from\` is rounded down), every bucket present, empty ones as zero, by the click's receive time. At most ${MAX_TIMESERIES_BUCKETS} buckets per request; \`from\` must be earlier than \`to\` (from equal to to is refused as 400 \`BAD_TIME_RANGE\`, as on GET /ads/analytics). Recent ranges are read from Redis, older ones from Postgres's per-minute rollup; the reply is the same either way (the \`${SOURCE_HEADER}\` header says which).`,
+        summary: 'Clicks and video events of one ad per minute, hour or day',
+        description: `Buckets are UTC and aligned to their granularity (\`from\` is rounded down), every bucket present, empty ones as zero, by the click's or event's receive time; each bucket has its own ctr and completion_rate (null without impressions). At most ${MAX_TIMESERIES_BUCKETS} buckets per request; \`from\` must be earlier than \`to\` (from equal to to is refused as 400 \`BAD_TIME_RANGE\`, as on GET /ads/analytics). Recent ranges are read from Redis, older ones from Postgres's per-minute rollup; the reply is the same either way (the \`${SOURCE_HEADER}\` header says which).`,
         params: AdParams,
         querystring: TimeseriesQuery,
         response: {
@@ -129,26 +131,34 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ ads: AdStore; counts: 
     '/ads/top',
     {
       schema: {
-        summary: 'The most clicked ads over a sliding window',
+        summary: 'The top ads over a sliding window, by clicks, impressions or ctr',
         description:
-          'Valid clicks per ad over the last `window` minutes (the current minute included), highest first, from per-minute sorted sets in Redis (Postgres rollup when Redis is down).',
+          'Valid clicks or impressions per ad, or click-through rate, over the last `window` minutes (the current minute included), highest first, then by ad id, from per-minute sorted sets in Redis (Postgres rollups when Redis is down). `metric=clicks` lists ads with a click, `impressions` ads with an impression, and `ctr` ads with at least `min_impressions` impressions in the window. Every entry has its click_count, impressions and ctr.',
         querystring: TopAdsQuery,
         response: {
           200: TopAds,
-          400: errorReply('`window` or `limit` out of its bounds (`VALIDATION_FAILED`).'),
+          400: errorReply(
+            '`window`, `limit`, `metric` or `min_impressions` out of its bounds (`VALIDATION_FAILED`).',
+          ),
           '4xx': ErrorBody,
           '5xx': ErrorBody,
         },
       },
     },
     async (request, reply) => {
-      const windowMinutes = Number.parseInt(request.query.window, 10)
+      const { window, limit, metric, min_impressions } = request.query
+      const windowMinutes = Number.parseInt(window, 10)
       const current = Math.floor(Date.now() / MINUTE_MS)
       const from = (current - windowMinutes + 1) * MINUTE_MS
-      const ranked = await readCounts(request, reply, counts, (source) =>
-        source.top(from, (current + 1) * MINUTE_MS, request.query.limit),
+      const ads = await readCounts(request, reply, counts, (source) =>
+        source.window(from, (current + 1) * MINUTE_MS),
       )
-      return { window: request.query.window, from: new Date(from).toISOString(), ads: ranked }
+      return {
+        window,
+        from: new Date(from).toISOString(),
+        metric,
+        ads: rankTopAds(ads, metric, min_impressions, limit),
+      }
     },
   )
 }
@@ -164,6 +174,9 @@ export function analyticsReply(ad_id: string, counts: Counts) {
     invalid_click_count: invalidTotal,
     invalid_clicks: counts.invalid,
     avg_playback_time: counts.clicks ? Math.round((counts.playbackSum / counts.clicks) * 100) / 100 : 0,
+    ...videoFigures(counts.clicks, counts.events),
+    unique_impression_viewers: counts.impressionViewers,
+    invalid_event_count: counts.invalidEvents,
   }
 }
 

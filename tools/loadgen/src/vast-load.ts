@@ -42,26 +42,22 @@ interface Playing {
 }
 
 /**
- * The URLs our tag would list for one impression, the token minted here: what analytics-api writes,
- * relative to `base` (the URL under load).
+ * The URLs analytics-api's tag lists for one impression (the same paths, query names and macros), the
+ * token minted here, relative to `base` (the URL under load).
  */
 export function mintedUrls(base: string, adId: string, token: string): Partial<Record<AdEvent, string>> {
-  const q = (extra: Record<string, string>) =>
-    Object.entries({
-      [TRACKING_QUERY.token]: token,
-      [TRACKING_QUERY.cacheBusting]: VAST_MACROS.cacheBusting,
-      ...extra,
-    })
-      .map(([k, v]) => `${k}=${v.startsWith('[') ? v : encodeURIComponent(v)}`)
-      .join('&')
+  const url = (path: string, macros: Partial<Record<keyof typeof TRACKING_QUERY, string>>) =>
+    `${base}${path}?${TRACKING_QUERY.token}=${encodeURIComponent(token)}${Object.entries(macros)
+      .map(([name, macro]) => `&${TRACKING_QUERY[name as keyof typeof TRACKING_QUERY]}=${macro}`)
+      .join('')}`
+  const pixel = { cacheBusting: VAST_MACROS.cacheBusting }
+  const timed = { adPlayhead: VAST_MACROS.adPlayhead, ...pixel }
   const urls: Partial<Record<AdEvent, string>> = {
-    impression: `${base}${trackingPaths.pixel(adId, 'impression')}?${q({})}`,
-    error: `${base}${trackingPaths.pixel(adId, 'error')}?${q({ [TRACKING_QUERY.errorCode]: VAST_MACROS.errorCode })}`,
-    click: `${base}${trackingPaths.clickThrough(adId)}?${q({})}`,
+    impression: url(trackingPaths.pixel(adId, 'impression'), pixel),
+    error: url(trackingPaths.pixel(adId, 'error'), { errorCode: VAST_MACROS.errorCode, ...timed }),
+    click: url(trackingPaths.clickThrough(adId), { adPlayhead: VAST_MACROS.adPlayhead }),
   }
-  for (const e of PLAYBACK_EVENTS)
-    urls[e] =
-      `${base}${trackingPaths.pixel(adId, e)}?${q({ [TRACKING_QUERY.adPlayhead]: VAST_MACROS.adPlayhead })}`
+  for (const e of PLAYBACK_EVENTS) urls[e] = url(trackingPaths.pixel(adId, e), timed)
   return urls
 }
 

@@ -59,7 +59,7 @@ export interface PlannedFire {
   repeat: boolean
   /** For `error`: the code, or undefined to leave [ERRORCODE] literal as a player that does not know it. */
   errorCode?: number
-  /** For playback events: how far into the ad, as a fraction of its duration. */
+  /** How far into the ad, as a fraction of its duration ([ADPLAYHEAD]); undefined for the impression. */
   progress?: number
 }
 
@@ -77,7 +77,7 @@ export function planImpression(random: () => number, mix: VastMix = DEFAULT_MIX)
     if (random() < mix.errorShare / notStarting) {
       const literal = random() < 0.2
       const code = ERROR_CODES[Math.floor(random() * ERROR_CODES.length)] as number
-      steps.push(literal ? { event: 'error' } : { event: 'error', errorCode: code })
+      steps.push(literal ? { event: 'error', progress: 0 } : { event: 'error', errorCode: code, progress: 0 })
     }
     return withRepeats(steps, random, mix.repeatShare)
   }
@@ -98,8 +98,9 @@ export function planImpression(random: () => number, mix: VastMix = DEFAULT_MIX)
   const completed = reached.includes('complete')
   const startShare = (FUNNEL[0] as { share: number }).share
   // A viewer who clicks through leaves for the advertiser's page: no skip after it.
-  if (random() < mix.clickShare / startShare) steps.push({ event: 'click' })
-  else if (!completed && random() < mix.skipShare) steps.push({ event: 'skip' })
+  const last = PROGRESS[reached[reached.length - 1] as string] as number
+  if (random() < mix.clickShare / startShare) steps.push({ event: 'click', progress: last })
+  else if (!completed && random() < mix.skipShare) steps.push({ event: 'skip', progress: last })
   return withRepeats(steps, random, mix.repeatShare)
 }
 

@@ -67,12 +67,16 @@ describe('mintedUrls', () => {
     const now = Date.now()
     const { token, impressionId } = mintImpression(keys, 'ad.7', now)
     const urls = mintedUrls('/base', 'ad.7', token)
-    expect(urls.click).toBe(`/base${trackingPaths.clickThrough('ad.7')}?t=${token}&cb=[CACHEBUSTING]`)
+    // The shapes of analytics-api's tag (apps/analytics-api/src/vast-xml.ts).
+    expect(urls.impression).toBe(
+      `/base${trackingPaths.pixel('ad.7', 'impression')}?t=${token}&cb=[CACHEBUSTING]`,
+    )
+    expect(urls.click).toBe(`/base${trackingPaths.clickThrough('ad.7')}?t=${token}&ad_playhead=[ADPLAYHEAD]`)
     expect(urls.error).toBe(
-      `/base${trackingPaths.pixel('ad.7', 'error')}?t=${token}&cb=[CACHEBUSTING]&error_code=[ERRORCODE]`,
+      `/base${trackingPaths.pixel('ad.7', 'error')}?t=${token}&error_code=[ERRORCODE]&ad_playhead=[ADPLAYHEAD]&cb=[CACHEBUSTING]`,
     )
     expect(urls.midpoint).toBe(
-      `/base${trackingPaths.pixel('ad.7', 'midpoint')}?t=${token}&cb=[CACHEBUSTING]&ad_playhead=[ADPLAYHEAD]`,
+      `/base${trackingPaths.pixel('ad.7', 'midpoint')}?t=${token}&ad_playhead=[ADPLAYHEAD]&cb=[CACHEBUSTING]`,
     )
     expect(Object.keys(urls)).toHaveLength(13)
     const t = new URLSearchParams((urls.impression as string).split('?')[1]).get('t')

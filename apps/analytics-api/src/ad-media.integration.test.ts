@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
-import { DEMO_MEDIA, seedDemoAds } from '@adtrack/db'
+import { DEMO_MEDIA, giveDemoAdsMedia, seedDemoAds } from '@adtrack/db'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
@@ -170,6 +170,23 @@ describe('the demo video', () => {
       const rows = await seeded.sql`select media_url, media_type from ads`
       expect(rows.every((r) => r.media_url === `http://localhost:8080/media/${DEMO_VIDEO}`)).toBe(true)
       expect(DEMO_MEDIA.media_type).toBe('video/mp4')
+    } finally {
+      await seeded.drop()
+    }
+  })
+
+  it('is given to demo ads seeded before ads carried media, and to no other ad', async () => {
+    const seeded = await createTestDatabase()
+    try {
+      await seedDemoAds(seeded.sql)
+      // A .data/ from before media: the demo ads without it; one of them retitled by an advertiser.
+      await seeded.sql`update ads set media_url = null, media_type = null, media_width = null,
+                         media_height = null, media_duration_seconds = null`
+      await seeded.sql`update ads set title = 'Renamed' where id = '2'`
+      expect(await giveDemoAdsMedia(seeded.sql)).toBe(9)
+      const rows = await seeded.sql<{ id: string; media_url: string | null }[]>`select id, media_url from ads`
+      expect(rows.filter((r) => r.media_url === null).map((r) => r.id)).toEqual(['2'])
+      expect(await giveDemoAdsMedia(seeded.sql)).toBe(0)
     } finally {
       await seeded.drop()
     }

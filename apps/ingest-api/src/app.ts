@@ -11,6 +11,8 @@ import {
   requestIdOptions,
 } from '@adtrack/service-runtime'
 import { registerApiDocs } from '@adtrack/service-runtime/api-docs'
+import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
+import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import rateLimit from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import underPressure from '@fastify/under-pressure'
@@ -21,6 +23,7 @@ import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
 import { pressureShedding } from './load-shedding.js'
 import { clickRoutes } from './routes/clicks.js'
+import { trackingRoutes } from './routes/tracking.js'
 
 export interface IngestDeps {
   catalog: AdCatalog
@@ -29,6 +32,8 @@ export interface IngestDeps {
   readiness: Readiness
   /** clicks_refused_total{reason} */
   refusedClicks?: Counter<'reason'>
+  /** tracking_token_refusals_total{reason} */
+  tokenRefusals?: Counter<'reason'>
   /** How often event-loop delay and heap are sampled for load shedding (default 1 s). */
   pressureSampleMs?: number
   /** Shared store of the per-IP rate limit; without it each process counts on its own. */
@@ -62,13 +67,15 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
   await app.register(httpMetrics, { registry: deps.registry })
   await registerApiDocs(app, {
     title: 'Ad Tracking ingest API',
-    description: 'Where video players report clicks on ads.',
+    description:
+      'Where video players report clicks on ads, and the events of VAST ads: tracking pixels, click-throughs and the SDK route.',
     version: '1.0.0',
   })
   addProbeRoutes(app, deps.readiness)
-  // Load shedding applies to the click route only: probes (and /metrics, on the ops port) always answer.
-  await app.register(async (clicks) => {
-    await clicks.register(
+  // Load shedding applies to the click and tracking routes only: probes (and /metrics, on the ops port)
+  // always answer.
+  await app.register(async (shedding) => {
+    await shedding.register(
       underPressure,
       pressureShedding({
         maxEventLoopDelay: parseDuration(config.MAX_EVENT_LOOP_DELAY),
@@ -77,30 +84,50 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
         refusedClicks: deps.refusedClicks,
       }),
     )
-    if (config.RATE_LIMIT_MAX > 0) {
-      // Protects the service, not the counts (that is the worker's invalid-traffic rules): a client over
-      // its budget gets 429 with Retry-After. If Redis is unreachable the limit is skipped, never a click.
-      await clicks.register(rateLimit, {
-        max: config.RATE_LIMIT_MAX,
-        timeWindow: parseDuration(config.RATE_LIMIT_WINDOW),
-        redis: deps.rateLimitRedis,
-        nameSpace: 'ingest-rate-limit:',
-        skipOnError: true,
-        errorResponseBuilder: (_request, context) => {
-          deps.refusedClicks?.inc({ reason: 'rate_limited' })
-          return new HttpError(
-            429,
-            `too many requests from this address (limit ${context.max}); retry in ${context.after}`,
-            'RATE_LIMITED',
-          )
-        },
+    await shedding.register(async (clicks) => {
+      if (config.RATE_LIMIT_MAX > 0) {
+        // Protects the service, not the counts (that is the worker's invalid-traffic rules): a client over
+        // its budget gets 429 with Retry-After. If Redis is unreachable the limit is skipped, never a click.
+        await clicks.register(rateLimit, {
+          max: config.RATE_LIMIT_MAX,
+          timeWindow: parseDuration(config.RATE_LIMIT_WINDOW),
+          redis: deps.rateLimitRedis,
+          nameSpace: 'ingest-rate-limit:',
+          skipOnError: true,
+          errorResponseBuilder: (_request, context) => {
+            deps.refusedClicks?.inc({ reason: 'rate_limited' })
+            return new HttpError(
+              429,
+              `too many requests from this address (limit ${context.max}); retry in ${context.after}`,
+              'RATE_LIMITED',
+            )
+          },
+        })
+      }
+      await clicks.register(clickRoutes, {
+        catalog: deps.catalog,
+        producer: deps.producer,
+        refused: deps.refusedClicks,
+        batchMaxClicks: config.BATCH_MAX_CLICKS,
       })
-    }
-    await clicks.register(clickRoutes, {
+    })
+    // NOTE: outside the per-IP rate limit. Pixels are 50-100 times the clicks' traffic and come from the
+    // same NAT addresses (a campus, a mobile carrier), so a limit sized for clicks would refuse real
+    // viewers' events. What bounds them instead: load shedding above and the producer's queue bound
+    // (503 OVERLOADED), a token check that costs one HMAC and never reaches Kafka when it fails, and
+    // the worker counting each (impression, event) once, so a replayed token adds no counts.
+    await shedding.register(trackingRoutes, {
+      prefix: '/track',
       catalog: deps.catalog,
       producer: deps.producer,
+      tokens: {
+        keys: loadTrackingKeys(config).keys,
+        maxAgeMs: parseDuration(config.TRACKING_TOKEN_MAX_AGE),
+      },
+      corsOrigins: trackingCorsOrigin(config.TRACKING_CORS_ORIGINS),
       refused: deps.refusedClicks,
-      batchMaxClicks: config.BATCH_MAX_CLICKS,
+      tokenRefusals: deps.tokenRefusals,
+      batchMaxEvents: config.BATCH_MAX_CLICKS,
     })
   })
   return app

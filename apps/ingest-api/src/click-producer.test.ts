@@ -1,4 +1,4 @@
-import type { ClickMessage } from '@adtrack/contracts'
+import type { ClickMessage, EventMessage } from '@adtrack/contracts'
 import { describe, expect, it, vi } from 'vitest'
 import {
   type BatchSender,
@@ -14,6 +14,17 @@ const click = (n: number): ClickMessage => ({
   click_id: `click-${String(n).padStart(4, '0')}`,
   ad_id: String(n % 3),
   playback_time: n,
+  received_at: new Date(0).toISOString(),
+  ip: '127.0.0.1',
+  user_agent: 'test',
+})
+
+const event = (impressionId: string): EventMessage => ({
+  v: 2,
+  type: 'start',
+  impression_id: impressionId,
+  ad_id: '1',
+  served_at: new Date(0).toISOString(),
   received_at: new Date(0).toISOString(),
   ip: '127.0.0.1',
   user_agent: 'test',
@@ -350,10 +361,11 @@ describe('ClickProducer with a spool', () => {
     await producer.close()
   })
 
-  it('keys replayed records by ad and sends them byte for byte as spooled', async () => {
+  it('keys replayed records as they were first sent (a click by ad, an event by impression), byte for byte as spooled', async () => {
     const spool = new MemorySpool()
     const value = JSON.stringify(click(7))
-    await spool.append([Buffer.from(value)])
+    const eventValue = JSON.stringify(event('JPEH3DrRpyJzpyA4sGPsjQ'))
+    await spool.append([Buffer.from(value), Buffer.from(eventValue), Buffer.from('{not json')])
     const seen: { key: unknown; value: string }[] = []
     const producer = new ClickProducer(
       {
@@ -367,8 +379,24 @@ describe('ClickProducer with a spool', () => {
       { ...fast, spool },
     )
     await vi.waitFor(() => expect(spool.isEmpty).toBe(true))
-    expect(seen).toEqual([{ key: '1', value }])
+    expect(seen).toEqual([
+      { key: '1', value },
+      { key: 'JPEH3DrRpyJzpyA4sGPsjQ', value: eventValue },
+      // A record that does not parse is still sent, keyless, for the worker to dead-letter.
+      { key: null, value: '{not json' },
+    ])
     await producer.close()
+  })
+
+  it('sends clicks keyed by ad and events keyed by impression, in one batch', async () => {
+    const kafka = fakeKafka()
+    const producer = new ClickProducer(kafka.sender, 'clicks', { lingerMs: 5, maxBatch: 10 })
+    const sent = producer.sendMany([click(1), event('AAAAAAAAAAAAAAAAAAAAAA'), click(2)])
+    await vi.waitFor(() => expect(kafka.batches).toHaveLength(1))
+    expect(kafka.batches[0]?.keys).toEqual(['1', 'AAAAAAAAAAAAAAAAAAAAAA', '2'])
+    expect(kafka.batches[0]?.values[1]).toMatchObject({ v: 2, type: 'start' })
+    kafka.acks.shift()?.()
+    await Promise.all(sent)
   })
 
   it('opens the circuit while Kafka keeps failing: then clicks go to the spool without trying Kafka', async () => {

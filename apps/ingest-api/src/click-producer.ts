@@ -1,7 +1,7 @@
 // NOTE: over 300 lines on purpose: batching, the spool fallback and the replay loop share one queue and
 // one circuit breaker, and the ordering guarantee (the class comment) holds only read together.
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ClickMessage } from '@adtrack/contracts'
+import { type TrackingMessage, trackingMessageKey } from '@adtrack/contracts'
 import type { Message, ProducerBatch } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Counter, Histogram } from 'prom-client'
@@ -76,7 +76,7 @@ export interface ClickProducerOptions extends KafkaGateOptions {
 }
 
 interface Pending {
-  message: ClickMessage
+  message: TrackingMessage
   /** The Kafka record value, exactly as sent and as spooled. */
   value: string
   /** performance.now() instant by which the caller needs an answer. */
@@ -86,6 +86,8 @@ interface Pending {
 }
 
 /**
+ * Carries everything the clicks topic takes: clicks (version 1) and video events (version 2); "click"
+ * below stands for either.
  * Collects clicks for up to `lingerMs` (or until `maxBatch` are waiting) and sends them to Kafka in one
  * sendBatch, resolving each click's promise only once the click is durable: acknowledged by Kafka (all
  * in-sync replicas) or, when Kafka cannot take it in time, fsync'd in the local spool.
@@ -137,7 +139,7 @@ export class ClickProducer {
    * client's retry with the same click_id is then counted once; what must never happen is a resolve for
    * a click that is not durable.
    */
-  send(message: ClickMessage, deadline = this.defaultDeadline()): Promise<void> {
+  send(message: TrackingMessage, deadline = this.defaultDeadline()): Promise<void> {
     if (this.saturated) return Promise.reject(new QueueFullError(this.opts.maxQueued ?? 0))
     const [sent] = this.enqueue([message], deadline)
     return sent as Promise<void>
@@ -148,7 +150,7 @@ export class ClickProducer {
    * promise per click, settled as send()'s would be. Refuses all of them with QueueFullError (thrown)
    * when they do not all fit in the queue: a request's clicks are taken whole or not at all.
    */
-  sendMany(messages: ClickMessage[], deadline = this.defaultDeadline()): Promise<void>[] {
+  sendMany(messages: TrackingMessage[], deadline = this.defaultDeadline()): Promise<void>[] {
     const limit = this.opts.maxQueued
     if (limit !== undefined && this.queue.length + messages.length > limit) throw new QueueFullError(limit)
     return this.enqueue(messages, deadline)
@@ -161,7 +163,7 @@ export class ClickProducer {
   }
 
   /** Queues the clicks with one timer that rejects whichever are not yet durable at the deadline. */
-  private enqueue(messages: ClickMessage[], deadline: number): Promise<void>[] {
+  private enqueue(messages: TrackingMessage[], deadline: number): Promise<void>[] {
     const queued: Pending[] = []
     const promises = messages.map(
       (message) =>
@@ -267,7 +269,7 @@ export class ClickProducer {
     const stopTimer = this.opts.produceSeconds?.startTimer()
     try {
       await this.gate.send(
-        this.kafkaBatch(batch.map((p) => ({ key: p.message.ad_id, value: p.value }))),
+        this.kafkaBatch(batch.map((p) => ({ key: trackingMessageKey(p.message), value: p.value }))),
         deadlineSignal(deadline, 'no acknowledgement from Kafka before the deadline'),
       )
       stopTimer?.({ outcome: 'ok' })
@@ -333,7 +335,7 @@ export class ClickProducer {
       try {
         const segment = await spool.nextSegment()
         if (!segment) continue
-        const messages = segment.records.map((value) => ({ key: adIdOf(value), value }))
+        const messages = segment.records.map((value) => ({ key: keyOf(value), value }))
         let offset = 0
         while (offset < messages.length && !signal.aborted) {
           const chunk = messages.slice(offset, offset + this.opts.maxBatch)
@@ -365,12 +367,13 @@ export class ClickProducer {
 }
 
 /**
- * The record key of a spooled click: its ad id, as when it was first sent. A record that does not parse
- * (it passed its CRC, so this should not happen) is still sent, without a key, for the worker to judge.
+ * The record key of a spooled message, as when it was first sent: a click's ad id, an event's impression
+ * id (contracts' trackingMessageKey). A record that does not parse (it passed its CRC, so this should not
+ * happen) is still sent, without a key, for the worker to judge.
  */
-function adIdOf(value: Buffer): string | null {
+export function keyOf(value: Buffer): string | null {
   try {
-    return (JSON.parse(value.toString('utf8')) as ClickMessage).ad_id
+    return trackingMessageKey(JSON.parse(value.toString('utf8')) as TrackingMessage) ?? null
   } catch {
     return null
   }

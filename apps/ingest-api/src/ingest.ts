@@ -102,6 +102,7 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
     registry: metrics.registry,
     readiness,
     refusedClicks: metrics.refusedClicks,
+    tokenRefusals: metrics.tokenRefusals,
     rateLimitRedis,
     pressureSampleMs: overrides.pressureSampleMs,
   })

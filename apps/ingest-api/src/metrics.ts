@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
+import { TOKEN_REFUSAL_LABELS } from './tracking-message.js'
 
 export function createRegistry() {
   const registry = new Registry()
@@ -20,21 +21,37 @@ export function createRegistry() {
   })
   const spooledClicks = new Counter({
     name: 'spool_appended_total',
-    help: 'Clicks written to the local spool (Kafka could not take them in time, or a backlog was waiting).',
+    help: 'Clicks and tracking events written to the local spool (Kafka could not take them in time, or a backlog was waiting).',
     registers: [registry],
   })
   const replayedClicks = new Counter({
     name: 'spool_replayed_total',
-    help: 'Spooled clicks re-sent to Kafka and acknowledged.',
+    help: 'Spooled clicks and tracking events re-sent to Kafka and acknowledged.',
     registers: [registry],
   })
   const refusedClicks = new Counter({
     name: 'clicks_refused_total',
-    help: 'Clicks answered 503, by reason: overloaded, queue_full, spool_full or not_durable.',
+    help: 'Clicks and tracking events answered 503, by reason: overloaded, queue_full, spool_full, not_durable or rate_limited (429).',
     labelNames: ['reason'],
     registers: [registry],
   })
-  return { registry, produceSeconds, produceErrors, spooledClicks, replayedClicks, refusedClicks }
+  const tokenRefusals = new Counter({
+    name: 'tracking_token_refusals_total',
+    help: "Tracking events (pixels, click-throughs, SDK items) not recorded because their impression token was refused, by reason: missing or one of verifyImpression's.",
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  // Every reason present from the start, at zero: a rate() over a series that appears late misses its first hits.
+  for (const reason of TOKEN_REFUSAL_LABELS) tokenRefusals.inc({ reason }, 0)
+  return {
+    registry,
+    produceSeconds,
+    produceErrors,
+    spooledClicks,
+    replayedClicks,
+    refusedClicks,
+    tokenRefusals,
+  }
 }
 
 /** Gauges read at scrape time from the live objects. */
@@ -62,7 +79,7 @@ export function registerStateGauges(
   })
   new Gauge({
     name: 'click_produce_queue_length',
-    help: 'Clicks waiting to be sent to Kafka.',
+    help: 'Clicks and tracking events waiting to be sent to Kafka.',
     registers: [registry],
     collect() {
       this.set(producer.waiting)
@@ -87,7 +104,7 @@ export function registerStateGauges(
   })
   new Gauge({
     name: 'spool_records',
-    help: 'Clicks in the local spool waiting to be replayed to Kafka.',
+    help: 'Clicks and tracking events in the local spool waiting to be replayed to Kafka.',
     registers: [registry],
     collect() {
       this.set(spool.records)

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import { IngestConfig } from '@adtrack/contracts'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { mintImpression, parseTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import {
   connectedProducer,
@@ -24,6 +25,7 @@ import { createRegistry } from './metrics.js'
 // Two ingest-api instances (as two pods) share the rate limit through a real Redis; a third has a
 // Redis that is not there. Clicks go to a real Kafka topic.
 const topic = uniqueName('ratelimit')
+const TRACKING_KEYS = 'k1:rate-limit-test-tracking-key-0123456789'
 const logger = pino({ level: 'silent' })
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let kafkaProducer: Producer
@@ -39,6 +41,7 @@ async function ingestApp(store: Redis) {
     RATE_LIMIT_MAX: '3',
     RATE_LIMIT_WINDOW: '1m',
     LOG_LEVEL: 'silent',
+    TRACKING_TOKEN_KEYS: TRACKING_KEYS,
   })
   const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 1, maxBatch: 100 })
   const app = await buildApp(config, {
@@ -111,6 +114,24 @@ describe('per-IP rate limit', () => {
     expect((await click(second, address)).statusCode).toBe(202)
     expect((await click(first, address)).statusCode).toBe(202)
     expect((await click(second, address)).statusCode).toBe(429)
+  })
+
+  it('leaves the tracking routes out: pixels keep loading and counting from an address past its click budget', async () => {
+    const app = await ingestApp(redis)
+    const address = freshAddress()
+    for (let i = 0; i < 3; i++) expect((await click(app, address)).statusCode).toBe(202)
+    expect((await click(app, address)).statusCode).toBe(429)
+    const before = await topicRecordCount(topic)
+    const keys = parseTrackingKeys(TRACKING_KEYS)
+    // A NAT's viewers: many impressions, several events each, one address.
+    for (let i = 0; i < 4; i++) {
+      const { token } = mintImpression(keys, 'live', Date.now())
+      for (const event of ['impression', 'start']) {
+        const res = await app.inject({ url: `/track/live/${event}?t=${token}`, remoteAddress: address })
+        expect(res.statusCode).toBe(200)
+      }
+    }
+    expect(await topicRecordCount(topic)).toBe(before + 8)
   })
 
   it('lets clicks through, unlimited, while its Redis is unreachable', async () => {

@@ -6,12 +6,17 @@ import {
   startOpsServer,
 } from '@adtrack/service-runtime'
 import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
+import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
 import { createIngest } from './ingest.js'
 
-// NOTE: no route uses the tracking keys yet (the VAST and pixel endpoints will); checking them now
-// makes a weak key fail this deploy rather than the one that ships those endpoints.
-const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, loadTrackingKeys)
+// The tracking routes verify impression tokens with these keys; a weak or missing one stops the start
+// here, with a message naming the variable, rather than in buildApp.
+// A weak tracking key or a wrong CORS origin stops the start, naming the variable.
+const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, (c) => {
+  loadTrackingKeys(c)
+  trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
+})
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)
 routeProcessWarnings(logger)

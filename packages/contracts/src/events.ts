@@ -187,3 +187,75 @@ export const TrackingEventRequest = Type.Object(
   { $id: 'TrackingEventRequest', description: 'One tracking event. Fields other than these are ignored.' },
 )
 export type TrackingEventRequest = Type.Static<typeof TrackingEventRequest>
+
+/**
+ * The Kafka record key of a message on the clicks topic: a click's ad id (as before events existed), an
+ * event's impression id, so that every event of one impression lands on one partition, in the order
+ * ingest sent them, and is judged by one worker. Ingest keys by it when it sends and when it replays its
+ * spool.
+ */
+export const trackingMessageKey = (message: TrackingMessage): string =>
+  message.v === EVENT_MESSAGE_VERSION ? message.impression_id : message.ad_id
+
+/**
+ * `POST /track/events` body: one TrackingEventRequest, or an array of them (up to BATCH_MAX_CLICKS).
+ * Each item is judged on its own, like POST /ads/clicks's: a bad item is a rejected result, not a 400.
+ */
+export const TrackingEventsRequest = Type.Union(
+  [
+    TrackingEventRequest,
+    Type.Array(
+      Type.Union([TrackingEventRequest, Type.Unknown()], {
+        description:
+          'A TrackingEventRequest; any other value is accepted here and rejected in its own result.',
+      }),
+      { minItems: 1 },
+    ),
+  ],
+  {
+    $id: 'TrackingEventsRequest',
+    description:
+      'One event, or a JSON array of up to BATCH_MAX_CLICKS events, each validated on its own. Sent as application/json or, from navigator.sendBeacon, text/plain: every body is read as JSON.',
+    examples: [
+      [{ t: 'v1.k1.JPEH3DrRpyJzpyA4sGPsjQ.1750000000000.26OTY4Uk73Ucvs-RxWFIBQ.1', event: 'start' }],
+    ],
+  },
+)
+
+/** One event of `POST /track/events` that was recorded: durable, as the pixel's GIF promises. */
+export const TrackingEventAccepted = Type.Object(
+  {
+    status: Type.Literal('accepted'),
+    event: AdEventType,
+    impression_id: ImpressionId,
+  },
+  { $id: 'TrackingEventAccepted' },
+)
+
+/** One event that was not recorded, with why (BAD_TOKEN: the token was refused, and for which reason). */
+export const TrackingEventRejected = Type.Object(
+  {
+    status: Type.Literal('rejected'),
+    statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({
+      description:
+        'Stable machine-readable code: VALIDATION_FAILED, BAD_TOKEN, KAFKA_UNAVAILABLE, SPOOL_FULL.',
+    }),
+    message: Type.String(),
+  },
+  { $id: 'TrackingEventRejected' },
+)
+
+export const TrackingEventResult = Type.Union([TrackingEventAccepted, TrackingEventRejected])
+export type TrackingEventResult = Type.Static<typeof TrackingEventResult>
+
+/** `POST /track/events` reply: one result per event, in the order of the request (one for a single event). */
+export const TrackingEventsReply = Type.Object(
+  {
+    accepted: Type.Integer({ minimum: 0, description: 'Events recorded.' }),
+    rejected: Type.Integer({ minimum: 0, description: 'Events not recorded (see their results).' }),
+    results: Type.Array(TrackingEventResult),
+  },
+  { $id: 'TrackingEventsReply' },
+)
+export type TrackingEventsReply = Type.Static<typeof TrackingEventsReply>

@@ -3,7 +3,7 @@
 import { DEFAULT_DATABASE_URL } from '@adtrack/contracts'
 import { createSql } from './client.js'
 import { migrate } from './migrate.js'
-import { seedDemoAds } from './seed.js'
+import { giveDemoAdsMedia, seedDemoAds } from './seed.js'
 
 const command = process.argv[2]
 const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL
@@ -23,6 +23,8 @@ try {
   if (command === 'seed' || command === 'setup') {
     const inserted = await seedDemoAds(sql)
     log(inserted ? `inserted ${inserted} demo ads (ids 1-10)` : 'ads table not empty; demo ads not inserted')
+    const given = await giveDemoAdsMedia(sql)
+    if (given) log(`gave ${given} demo ad(s) the demo video (they were seeded before ads carried media)`)
   }
 } catch (err) {
   log(`error: ${(err as Error).message}`)

@@ -42,3 +42,19 @@ export async function seedDemoAds(sql: Sql): Promise<number> {
     return ads.length
   })
 }
+
+/**
+ * Gives the demo ads the demo video when they have none: the ads of a `.data/` seeded before ads carried
+ * media, which would otherwise answer the empty VAST forever. Only an ad that is still the demo ad (its
+ * id and title) and has no media is touched, so an advertiser's edits are kept. Returns how many changed.
+ */
+export async function giveDemoAdsMedia(sql: Sql): Promise<number> {
+  const demo = demoAds().map(({ id, title }) => ({ id, title }))
+  const rows = await sql`
+    update ads set ${sql(DEMO_MEDIA)}, updated_at = now()
+    where media_url is null
+      and (id, title) in (select id, title from json_to_recordset(${JSON.stringify(demo)}::text::json)
+                          as t(id text, title text))
+    returning id`
+  return rows.length
+}

@@ -53,6 +53,7 @@ describe('the gateway template and the Kubernetes Ingress', () => {
     const { routes } = await templateRoutes()
     const fromIngress = ingressRoutes(await loadIngress())
     expect(routeKeys(routes)).toContain('exact /ads/click -> ingest-api')
+    expect(routeKeys(routes)).toContain('prefix /track/ -> ingest-api')
     expect(routeKeys(routes)).toContain('prefix / -> analytics-api')
     expect(routeKeys(fromIngress)).toEqual(routeKeys(routes))
   })

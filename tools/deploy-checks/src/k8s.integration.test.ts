@@ -261,7 +261,7 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     }
   })
 
-  it('serves the old public API on one host: POST /ads/click and /ads/clicks to ingest-api, the rest to analytics-api', () => {
+  it('serves the public API on one host: POST /ads/click, /ads/clicks and /track/… to ingest-api, the rest to analytics-api', () => {
     const ingresses = objects().filter((o) => o.kind === 'Ingress')
     expect(ingresses).toHaveLength(1)
     const [ingress] = ingresses as [K8sObject]
@@ -286,7 +286,17 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     }
     expect(route('/ads/click')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
     expect(route('/ads/clicks')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
-    for (const url of ['/ads', '/ads/1', '/ads/analytics', '/ads/clicks/1', '/ads/click-1'])
+    for (const url of ['/track/1/impression', '/track/1/clickthrough', '/track/events'])
+      expect(route(url), url).toEqual({ name: 'ingest-api', port: { name: 'http' } })
+    for (const url of [
+      '/ads',
+      '/ads/1',
+      '/ads/1/vast',
+      '/ads/analytics',
+      '/ads/clicks/1',
+      '/ads/click-1',
+      '/tracking',
+    ])
       expect(route(url), url).toEqual({ name: 'analytics-api', port: { name: 'http' } })
     for (const p of paths) {
       const svc = get(objects(), 'Service', p.backend.service.name)

@@ -1,8 +1,11 @@
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
-/** Programs the stack runs that come from the operating system rather than from npm or Maven. */
-export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven' | 'nginx'
+/**
+ * Programs the stack and its tests run that come from the operating system rather than from npm or Maven
+ * (Chromium: the browser test's player).
+ */
+export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven' | 'nginx' | 'chromium'
 
 /** The Debian package that provides each tool. */
 export const APT_PACKAGE: Record<SystemTool, string> = {
@@ -11,6 +14,7 @@ export const APT_PACKAGE: Record<SystemTool, string> = {
   java: 'default-jre-headless',
   maven: 'maven',
   nginx: 'nginx',
+  chromium: 'chromium',
 }
 
 /** How each tool is named to a person, and its Homebrew formula. */
@@ -20,6 +24,7 @@ export const TOOL_LABEL: Record<SystemTool, { name: string; brew: string }> = {
   java: { name: 'Java', brew: 'openjdk' },
   maven: { name: 'Maven', brew: 'maven' },
   nginx: { name: 'nginx', brew: 'nginx' },
+  chromium: { name: 'Chromium', brew: '--cask chromium' },
 }
 
 const POSTGRES_PROGRAMS = ['postgres', 'initdb', 'pg_isready', 'psql']
@@ -40,6 +45,11 @@ export function locateTool(tool: SystemTool): string | undefined {
     case 'nginx':
       // Debian puts it in /usr/sbin, which is not on an ordinary user's PATH.
       return findOnPath('nginx') ?? (isExecutable('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined)
+    case 'chromium':
+      // Debian's package is `chromium`; other systems may only have Chrome or Ubuntu's `chromium-browser`.
+      return ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']
+        .map((program) => findOnPath(program))
+        .find(Boolean)
   }
 }
 

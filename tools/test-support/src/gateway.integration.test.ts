@@ -174,6 +174,42 @@ describe('the gateway in front of the services', () => {
     expect(errorCode(bad)).toBe('VALIDATION_FAILED')
   })
 
+  it('sends the tracking routes under /track/ to ingest-api: pixel, click-through, SDK route and its preflight', async () => {
+    // Without a token nothing is counted, but the answers are ingest-api's alone (analytics-api would 404).
+    const pixel = await fetch(`${gateway.url}/track/1/impression?t=[TOKEN]&cb=123`)
+    expect(pixel.status).toBe(200)
+    expect(pixel.headers.get('content-type')).toBe('image/gif')
+    expect(pixel.headers.get('cache-control')).toBe('no-store')
+    expect(
+      Buffer.from(await pixel.arrayBuffer())
+        .subarray(0, 6)
+        .toString('latin1'),
+    ).toBe('GIF89a')
+
+    const through = await fetch(`${gateway.url}/track/1/clickthrough?url=https://evil.example/`, {
+      redirect: 'manual',
+    })
+    expect(through.status).toBe(302)
+    expect(through.headers.get('location')).toBe('http://example.com/target1')
+
+    const sdk = await fetch(`${gateway.url}/track/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ t: 'forged', event: 'start' }),
+    })
+    expect(sdk.status).toBe(200)
+    expect(((await sdk.json()) as { results: { code: string }[] }).results[0]?.code).toBe('BAD_TOKEN')
+
+    const preflight = await fetch(`${gateway.url}/track/events`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://player.example', 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.status).toBe(204)
+    // Any origin (the default `*`) is echoed, with credentials, through the gateway untouched.
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://player.example')
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
+  })
+
   it('tells ingest-api the client’s address (X-Forwarded-For), and ingest-api believes it', async () => {
     const post = async (headers: Record<string, string>) => {
       const res = await fetch(`${gateway.url}/ads/click`, { method: 'POST', headers, body: click })

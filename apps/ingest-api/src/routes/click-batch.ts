@@ -11,8 +11,7 @@ import { errorReply } from '@adtrack/service-runtime/api-docs'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Compile } from 'typebox/compile'
 import { clickMessage, clickReceipt } from '../click-message.js'
-import { QueueFullError } from '../click-producer.js'
-import { overloaded, refusal } from '../load-shedding.js'
+import { overloaded, sendEachDurably } from '../load-shedding.js'
 import { CLICK_ERRORS, type ClickRouteOptions } from './clicks.js'
 
 /** Body limit of POST /ads/clicks per click it may carry: a click at its largest is under 400 bytes. */
@@ -93,31 +92,14 @@ export const clickBatchRoute: FastifyPluginAsyncTypebox<ClickRouteOptions> = asy
           indexes.push(i)
         }
       }
-      if (messages.length > 0) {
-        let pending: Promise<void>[]
-        try {
-          pending = opts.producer.sendMany(messages)
-        } catch (err) {
-          if (!(err instanceof QueueFullError)) throw err
-          opts.refused?.inc({ reason: 'queue_full' }, messages.length)
-          return overloaded(reply)
-        }
-        const outcomes = await Promise.allSettled(pending)
-        let notDurable: unknown
-        for (let k = 0; k < outcomes.length; k++) {
-          const outcome = outcomes[k] as PromiseSettledResult<void>
-          const index = indexes[k] as number
-          if (outcome.status === 'fulfilled') {
-            results[index] = { status: 'accepted', click_id: (messages[k] as ClickMessage).click_id }
-            continue
-          }
-          const refused = refusal(outcome.reason)
-          opts.refused?.inc({ reason: refused.reason })
-          notDurable ??= outcome.reason
-          results[index] = rejected(503, refused.code, refused.message)
-        }
-        if (notDurable) request.log.warn({ err: notDurable }, 'clicks of a batch not durable in time')
-      }
+      const sent = await sendEachDurably(opts.producer, messages, { log: request.log, refused: opts.refused })
+      if (sent.shed) return overloaded(reply)
+      sent.refusals.forEach((refused, k) => {
+        const index = indexes[k] as number
+        results[index] = refused
+          ? rejected(503, refused.code, refused.message)
+          : { status: 'accepted', click_id: (messages[k] as ClickMessage).click_id }
+      })
       let accepted = 0
       for (const r of results) if (r.status === 'accepted') accepted++
       return { accepted, rejected: results.length - accepted, results }

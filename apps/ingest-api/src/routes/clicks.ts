@@ -7,7 +7,7 @@ import { Compile } from 'typebox/compile'
 import type { AdCatalog } from '../ad-catalog.js'
 import { clickMessage, clickReceipt } from '../click-message.js'
 import type { ClickProducer } from '../click-producer.js'
-import { overloaded, refusal } from '../load-shedding.js'
+import { sendDurably, shedWhenSaturated } from '../load-shedding.js'
 import { clickBatchRoute } from './click-batch.js'
 
 export interface ClickRouteOptions {
@@ -38,11 +38,7 @@ export const CLICK_ERRORS = {
 
 export const clickRoutes: FastifyPluginAsyncTypebox<ClickRouteOptions> = async (app, opts) => {
   // The producer's queue is full: refuse before even reading the body.
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!opts.producer.saturated) return
-    opts.refused?.inc({ reason: 'queue_full' })
-    return reply.send(overloaded(reply))
-  })
+  app.addHook('onRequest', shedWhenSaturated(opts.producer, opts.refused))
 
   app.post(
     '/ads/click',
@@ -69,24 +65,12 @@ export const clickRoutes: FastifyPluginAsyncTypebox<ClickRouteOptions> = async (
         throw new HttpError(404, `ad "${ad_id}" does not exist or is not active`, 'AD_NOT_FOUND')
       }
       const click_id = request.body.click_id ?? idempotencyKey(request.headers['idempotency-key'])
-      try {
-        await opts.producer.send(clickMessage(request.body, click_id, clickReceipt(request)))
-      } catch (err) {
-        // NOTE: a click refused here may still reach Kafka (a late acknowledgement, a spool write that
-        // finished after the deadline); the client's retry with the same click_id is then counted once.
-        const refused = refusal(err)
-        opts.refused?.inc({ reason: refused.reason })
-        if (refused.reason === 'queue_full') return overloaded(reply)
-        request.log.warn(
-          { err },
-          refused.reason === 'spool_full'
-            ? 'click refused: Kafka unavailable and the spool is full'
-            : 'click not durable in time',
-        )
-        throw new HttpError(503, refused.message, refused.code, {
-          'retry-after': String(refused.retryAfterSeconds),
-        })
-      }
+      const shed = await sendDurably(
+        opts.producer,
+        clickMessage(request.body, click_id, clickReceipt(request)),
+        { reply, log: request.log, refused: opts.refused },
+      )
+      if (shed) return shed
       reply.code(202)
       return { status: 'Click recorded' as const, click_id }
     },

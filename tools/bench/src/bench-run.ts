@@ -21,12 +21,17 @@ export interface BenchRun {
   db: ReturnType<typeof createSql>
   /** The three services' environment: the stack's addresses and the Node options under test. */
   serviceEnv: Record<string, string>
+  /** TRACKING_TOKEN_KEYS of this run's services, with which the load generator mints impressions. */
+  trackingKeys: string
   /** Every process started, stopped in reverse order when the run ends. */
   services: Service[]
   rows: Row[]
   results: Record<string, unknown>
-  /** Every acknowledged click of every phase, so that the worker's progress can be checked against it. */
-  acknowledged: { total: number }
+  /**
+   * Every acknowledged click of every phase (click-throughs included), and every acknowledged (impression,
+   * event) pair (click-throughs included too), so that the worker's progress can be checked against them.
+   */
+  acknowledged: { total: number; events: number }
 }
 
 /** Runs the load generator: these options on top of the bench's, progress printed and charted. */
@@ -56,7 +61,7 @@ export function loadAgainst(run: BenchRun, ingestUrl: string): Load {
         },
         onProgress: (p: Progress) => {
           say(
-            `  ${p.second}s ${Math.round(p.clicksPerSecond)} clicks/s p50 ${p.p50.toFixed(1)} ms p99 ${p.p99.toFixed(1)} ms errors ${p.errors} ${JSON.stringify(p.statuses)}`,
+            `  ${p.second}s ${Math.round(p.clicksPerSecond)} ${p.unit ?? 'clicks'}/s p50 ${p.p50.toFixed(1)} ms p99 ${p.p99.toFixed(1)} ms errors ${p.errors} ${JSON.stringify(p.statuses)}`,
           )
           timeline.sample({
             ackedPerSecond: p.clicksPerSecond,
@@ -69,6 +74,13 @@ export function loadAgainst(run: BenchRun, ingestUrl: string): Load {
 
 export async function countClicks(run: BenchRun): Promise<number> {
   return Number((await run.db`select count(*)::int as n from clicks`)[0]?.n ?? 0)
+}
+
+/** Rows the worker stored for impressions: events, and clicks through an impression (clicks as well). */
+export async function countEvents(run: BenchRun): Promise<number> {
+  const [row] = await run.db`
+    select (select count(*) from ad_events)::int + (select count(*) from clicks where impression_id is not null)::int as n`
+  return Number(row?.n ?? 0)
 }
 
 /** Samples the worker's rows per second for the chart, at most once a second. */

@@ -40,11 +40,20 @@ interface Search {
   best: { rate: number } | null
   steps: Step[]
 }
+interface VastRun {
+  statuses: Record<string, number>
+  clicksAcknowledged: number
+  vast: { byEvent: Record<string, { acknowledged: number }> }
+}
 interface Report {
   rows: { measure: string; result: string; met: string }[]
   results: {
     drain: { clicks: number; drained: number }
     endToEnd: { single: Search; batched: Search }
+    events: {
+      ceiling: { ingest: VastRun; bare: VastRun; stored: boolean }
+      endToEnd: { acknowledged: number; delivered: number; summary: VastRun }
+    }
   }
   timeline: { phases: { name: string }[]; samples: { phase: string }[] }
 }
@@ -60,7 +69,7 @@ describe('npm run bench', () => {
     const args = [
       ...['--seconds', '1', '--drain-clicks', '300', '--ceiling-connections', '4', '--connections', '4'],
       ...['--e2e-rate', '1000000', '--batch-rate', '500', '--batch-size', '10', '--read-rate', '5'],
-      ...['--search-steps', '1', '--search-seconds', '1', '--out', out],
+      ...['--search-steps', '1', '--search-seconds', '1', '--events-seconds', '1', '--out', out],
     ]
     const bench = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
     child = bench
@@ -94,6 +103,8 @@ describe('npm run bench', () => {
       '(e) peak RSS ingest-api',
       '(e) peak RSS click-worker',
       '(e) peak RSS analytics-api',
+      '(f) pixel GET ceiling, 4 conns',
+      '(f) events end to end, flat out, 4 conns',
     ])
       expect(
         measures.some((m) => m.startsWith(expected)),
@@ -107,6 +118,22 @@ describe('npm run bench', () => {
       expect(step.acknowledged).toBeGreaterThan(0)
       expect(step.delivered).toBe(step.acknowledged)
     }
+    // (f): the pixels ingest-api acknowledged while the worker was paused were all stored once it resumed,
+    // and every (impression, event) acknowledged end to end was stored; each run played whole impressions
+    // whose pixels the services took (no refusal), and the bare server answered every one.
+    const { events } = report.results
+    expect(events.ceiling.stored).toBe(true)
+    expect(events.endToEnd.acknowledged).toBeGreaterThan(0)
+    expect(events.endToEnd.delivered).toBe(events.endToEnd.acknowledged)
+    expect(events.endToEnd.summary.clicksAcknowledged).toBe(events.endToEnd.acknowledged)
+    for (const run of [events.ceiling.ingest, events.ceiling.bare, events.endToEnd.summary]) {
+      expect(run.statuses['pixel 200']).toBeGreaterThan(0)
+      for (const status of Object.keys(run.statuses))
+        expect(['pixel 200', 'clickthrough 302']).toContain(status)
+      expect(run.vast.byEvent.impression?.acknowledged).toBeGreaterThan(0)
+      expect(run.vast.byEvent.start?.acknowledged).toBeGreaterThan(0)
+    }
+
     // The target was not sustained, so the search tried one lower rate.
     expect(single.steps.map((s) => s.pass)[0]).toBe(false)
     expect(single.steps).toHaveLength(2)
@@ -130,6 +157,9 @@ describe('npm run bench', () => {
         '(a) bare Fastify 4 conns',
         '(b) single at 1,000,000/s + (d) reads',
         '(b) batches of 10 at 500/s',
+        '(f) ingest-api pixels 4 conns',
+        '(f) bare Fastify GET 4 conns',
+        '(f) events end to end 4 conns',
       ]),
     )
   })

@@ -28,7 +28,7 @@ interface PanelSpec {
 const PANELS: PanelSpec[] = [
   {
     id: 'throughput',
-    title: 'throughput (clicks/s)',
+    title: 'throughput (clicks or events per second)',
     scale: 'linear',
     height: 190,
     series: [
@@ -60,7 +60,7 @@ const PANELS: PanelSpec[] = [
     scale: 'linear',
     height: 110,
     optional: true,
-    series: [{ key: 'backlog', label: 'clicks acknowledged, not yet visible', color: '#8c564b' }],
+    series: [{ key: 'backlog', label: 'clicks or events acknowledged, not yet visible', color: '#8c564b' }],
     tickLabel: (v) => formatCount(v),
   },
 ]

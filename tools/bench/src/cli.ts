@@ -4,6 +4,7 @@
 // figure stands next to a baseline measured in the same run. Writes bench-results/bench-<time>.{json,md,svg}
 // and bench-results/latest.{md,svg}. Bounded: each phase has a duration, each wait a timeout, the rate
 // search a number of steps. Each measured phase is a module of its own; this file runs them in order.
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -17,6 +18,7 @@ import { measureCeilings } from './ceiling-phase.js'
 import { renderChart } from './chart.js'
 import { measureDrain } from './drain-phase.js'
 import { measureEndToEndPhase } from './end-to-end-phase.js'
+import { measureEvents } from './events-phase.js'
 import { parseBenchOptions } from './options.js'
 import { type Service, startApis } from './processes.js'
 import { markdownTable } from './report.js'
@@ -48,6 +50,9 @@ try {
   sql = db
   await migrate(db)
   await seedDemoAds(db)
+  // A key of this run's own, so that the services do not warn of the development key; the load generator
+  // mints the impressions' tokens with it, as analytics-api would.
+  const trackingKeys = `bench:${randomBytes(32).toString('base64url')}`
   const run: BenchRun = {
     opts,
     root,
@@ -64,11 +69,13 @@ try {
       KAFKA_TOPIC: TOPIC,
       // Request logs at info would cost every request a JSON line; production runs would ship them.
       LOG_LEVEL: 'warn',
+      TRACKING_TOKEN_KEYS: trackingKeys,
     },
+    trackingKeys,
     services,
     rows: [],
     results: {},
-    acknowledged: { total: 0 },
+    acknowledged: { total: 0, events: 0 },
   }
   const kafka = new Kafka({ clientId: 'bench', brokers: stack.kafka.brokers, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
@@ -83,6 +90,10 @@ try {
   say('waiting for the worker to catch up')
   await waitForWorker(run, 'after (a)')
   await measureEndToEndPhase(run, { load, analyticsUrl, ceilings, workerRate })
+  if (opts.eventsSeconds > 0) {
+    await waitForWorker(run, 'after (b)')
+    await measureEvents(run, { load, worker, bareUrl })
+  }
   measurePeakRss(run)
   writeReport(run)
 } finally {

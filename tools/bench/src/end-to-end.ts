@@ -20,8 +20,10 @@ export interface EndToEndDeps {
 }
 
 export interface EndToEndStep extends StepMeasure, Verdict {
-  mode: 'single' | 'batch'
+  mode: LoadOptions['mode']
   seconds: number
+  /** From the load's start to the last acknowledged item's being visible, s (undefined: not all were). */
+  allVisibleAfterSeconds: number | undefined
   delayMs: { p50: number; p99: number; max: number }
   summary: LoadSummary
   reads?: ReadResults
@@ -30,7 +32,7 @@ export interface EndToEndStep extends StepMeasure, Verdict {
 export async function measureEndToEnd(
   deps: EndToEndDeps,
   step: {
-    mode: 'single' | 'batch'
+    mode: LoadOptions['mode']
     rate: number
     durationMs: number
     batchSize: number
@@ -58,6 +60,7 @@ export async function measureEndToEnd(
   let sampledAt = performance.now()
   let sampledVisible = 0
   let firstVisibleAt: number | undefined
+  let allVisibleAt: number | undefined
   const sample = (now: number) => {
     deps.timeline.sample({
       storedPerSecond: ((visible - sampledVisible) * 1000) / (now - sampledAt),
@@ -81,6 +84,9 @@ export async function measureEndToEnd(
           delayThisSecond.record(ms)
         }
         if (visible > 0) firstVisibleAt ??= now
+        // The poll that saw the backlog empty; reset while new acknowledgements keep it from staying so.
+        if (visible >= acks) allVisibleAt ??= now
+        else allVisibleAt = undefined
         if (now - sampledAt >= 1000) sample(now)
       } catch {
         // An analytics reply that failed: the next poll counts what this one missed.
@@ -92,6 +98,7 @@ export async function measureEndToEnd(
     if (performance.now() - sampledAt >= 100) sample(performance.now())
   })()
   const reads = step.reads?.()
+  const loadStartedAt = performance.now()
   const summary = await deps.load(
     {
       mode: step.mode,
@@ -119,6 +126,8 @@ export async function measureEndToEnd(
   return {
     mode: step.mode,
     seconds: summary.seconds,
+    allVisibleAfterSeconds:
+      allVisibleAt === undefined || visible < acks ? undefined : (allVisibleAt - loadStartedAt) / 1000,
     ...measure,
     ...judgeStep(measure),
     delayMs: { p50: delay.percentile(50), p99: delay.percentile(99), max: delay.max },

@@ -14,6 +14,8 @@ export interface BenchOptions {
   readRate: number
   searchSteps: number
   searchSeconds: number
+  /** (f) length of each events step; 0 when --skip-events. */
+  eventsSeconds: number
   out: string
   /** Node flags for the three services: V8 CPU profiles into <out>/profiles/ when asked for. */
   profArgs: string[]
@@ -43,6 +45,10 @@ with every raw figure to <out>/bench-<time>.{json,md}, a chart of the run to <ou
                              target is not sustained (acknowledged >= 98% of offered and every click
                              visible in GET /ads/analytics within 1 s at p99); 0 = target only (default 3)
   --search-seconds <n>       length of each search step after the first (default 5)
+  --events-seconds <n>       (f) video events: length of each of its three loads, the pixel ceiling on
+                             ingest-api, the same on the bare server, and end to end (default 5;
+                             the phase takes about 4x this plus the worker's catch-up)
+  --skip-events              no (f)
   --out <dir>                where the results go (default bench-results)
   --cpu-prof                 the services write V8 CPU profiles to <out>/profiles/ when they stop
   --node-options=<flags>     NODE_OPTIONS for the three services and the bare server (with "=", as
@@ -66,6 +72,8 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
       'read-rate': { type: 'string', default: '100' },
       'search-steps': { type: 'string', default: '3' },
       'search-seconds': { type: 'string', default: '5' },
+      'events-seconds': { type: 'string', default: '5' },
+      'skip-events': { type: 'boolean' },
       out: { type: 'string', default: join(root, 'bench-results') },
       'cpu-prof': { type: 'boolean' },
       'node-options': { type: 'string', default: SERVICE_NODE_OPTIONS },
@@ -102,6 +110,7 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
     readRate: numberArg('read-rate', 0, false),
     searchSteps: numberArg('search-steps', 0),
     searchSeconds: numberArg('search-seconds', 0.1, false),
+    eventsSeconds: args['skip-events'] ? 0 : numberArg('events-seconds', 0.1, false),
     out: args.out,
     profArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args.out, 'profiles')}`] : [],
     nodeOptions: args['node-options'].trim(),
@@ -109,6 +118,6 @@ export function parseBenchOptions(argv: string[], root: string): BenchOptions {
   return {
     ...o,
     nodeEnv: o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {},
-    settings: `--seconds ${o.seconds} --connections ${o.connections} --ceiling-connections ${o.ceilingConnections.join(',')} --drain-clicks ${o.drainClicks} --e2e-rate ${o.e2eRate} --batch-rate ${o.batchRate} --batch-size ${o.batchSize} --read-rate ${o.readRate} --search-steps ${o.searchSteps} --search-seconds ${o.searchSeconds}${o.nodeOptions ? ` --node-options="${o.nodeOptions}"` : ''}`,
+    settings: `--seconds ${o.seconds} --connections ${o.connections} --ceiling-connections ${o.ceilingConnections.join(',')} --drain-clicks ${o.drainClicks} --e2e-rate ${o.e2eRate} --batch-rate ${o.batchRate} --batch-size ${o.batchSize} --read-rate ${o.readRate} --search-steps ${o.searchSteps} --search-seconds ${o.searchSeconds}${o.eventsSeconds > 0 ? ` --events-seconds ${o.eventsSeconds}` : ' --skip-events'}${o.nodeOptions ? ` --node-options="${o.nodeOptions}"` : ''}`,
   }
 }

@@ -3,7 +3,7 @@ export interface TimelineSample {
   /** Seconds since the start of the run, at the end of the second sampled. */
   t: number
   phase: string
-  /** Clicks acknowledged by ingest (2xx) in this second. */
+  /** Clicks (or, in (f), distinct video events) acknowledged by ingest in this second. */
   ackedPerSecond?: number
   /** Clicks that became visible in GET /ads/analytics, or rows the worker stored, in this second. */
   storedPerSecond?: number

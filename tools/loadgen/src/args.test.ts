@@ -66,11 +66,61 @@ describe('parseLoadArgs', () => {
       botShare: 0.1,
       repeatShare: 0,
       retryShare: 0.5,
+      errorShare: 0.02,
+      clickShare: 0.015,
+      vastFetch: false,
+      vastUrl: undefined,
+      trackingKeys: '',
       record: '/tmp/acks.txt',
       seed: 9,
       progress: false,
       json: true,
     })
+  })
+
+  it('reads the vast options, with the vast defaults for bots and repeated pixels', () => {
+    expect(parseLoadArgs(['--mode', 'vast'])).toMatchObject({
+      mode: 'vast',
+      botShare: 0.02,
+      retryShare: 0.03,
+      errorShare: 0.02,
+      clickShare: 0.015,
+      vastFetch: false,
+      trackingKeys: '',
+    })
+    expect(
+      parseLoadArgs(
+        [
+          ...[
+            '--mode',
+            'vast',
+            '--vast-fetch',
+            '--vast-url',
+            'http://127.0.0.1:8082/',
+            '--error-share',
+            '0.05',
+          ],
+          ...['--click-share', '0.5', '--retry-share', '0'],
+        ],
+        { TRACKING_TOKEN_KEYS: ' k1:0123456789abcdef0123456789abcdef ' },
+      ),
+    ).toMatchObject({
+      vastFetch: true,
+      vastUrl: 'http://127.0.0.1:8082',
+      errorShare: 0.05,
+      clickShare: 0.5,
+      retryShare: 0,
+      trackingKeys: 'k1:0123456789abcdef0123456789abcdef',
+    })
+  })
+
+  it('refuses TRACKING_TOKEN_KEYS the services would refuse, naming the variable and not the secret', () => {
+    const weak = { TRACKING_TOKEN_KEYS: 'k1:short-secret' }
+    expect(() => parseLoadArgs(['--mode', 'vast'], weak)).toThrow(/TRACKING_TOKEN_KEYS.*shorter/)
+    expect(() => parseLoadArgs(['--mode', 'vast'], weak)).not.toThrow(/short-secret/)
+    // Tags fetched from the services need no keys here; clicks never do.
+    expect(parseLoadArgs(['--mode', 'vast', '--vast-fetch'], weak)?.vastFetch).toBe(true)
+    expect(parseLoadArgs([], weak)?.mode).toBe('single')
   })
 
   it('with only --count, runs until that many clicks, without a time bound', () => {
@@ -96,6 +146,14 @@ describe('parseLoadArgs', () => {
     [['--url', 'ftp://x'], /http/],
     [['--ads', ' , '], /--ads/],
     [['--nope'], /nope/],
+    [['--mode', 'vast', '--batch-size', '5'], /--batch-size is for clicks/],
+    [['--mode', 'vast', '--repeat-share', '0.1'], /--repeat-share is for clicks/],
+    [['--mode', 'vast', '--viewers', '5'], /--viewers is for clicks/],
+    [['--vast-fetch'], /--vast-fetch is for --mode vast/],
+    [['--click-share', '0.1'], /--click-share is for --mode vast/],
+    [['--mode', 'vast', '--vast-url', 'http://x'], /give --vast-fetch/],
+    [['--mode', 'vast', '--error-share', '0.1'], /--error-share must be a number from 0 to 0.05/],
+    [['--mode', 'vast', '--vast-fetch', '--vast-url', 'nope'], /--vast-url is not a URL/],
     [['extra'], /unexpected/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadArgs(argv)).toThrow(UsageError)

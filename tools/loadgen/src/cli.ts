@@ -5,7 +5,8 @@ import { formatProgress, formatSummary } from './summary.js'
 
 let opts: ReturnType<typeof parseLoadArgs>
 try {
-  opts = parseLoadArgs(process.argv.slice(2))
+  // The one place the load generator reads the environment: --mode vast mints tokens with the services' keys.
+  opts = parseLoadArgs(process.argv.slice(2), { TRACKING_TOKEN_KEYS: process.env.TRACKING_TOKEN_KEYS })
 } catch (err) {
   if (!(err instanceof UsageError)) throw err
   process.stderr.write(`loadgen: ${err.message}\n\n${USAGE}\n`)
@@ -26,5 +27,8 @@ const progress = opts.progress
   : undefined
 const summary = await runLoad(opts, { onProgress: progress, signal: stop.signal })
 process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`)
-if (opts.record) process.stderr.write(`acknowledged click ids written to ${opts.record}\n`)
+if (opts.record)
+  process.stderr.write(
+    `acknowledged ${opts.mode === 'vast' ? '(impression, event) pairs' : 'click ids'} written to ${opts.record}\n`,
+  )
 process.exit(summary.clicksAcknowledged > 0 ? 0 : 1)

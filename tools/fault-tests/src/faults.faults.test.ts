@@ -4,12 +4,14 @@ import { deadLetterTopic } from '@adtrack/contracts'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { produceHostileRecords, readDeadLetteredClicks, sendHostileClicks } from './hostile.js'
-import { ClickLoad } from './load.js'
+import { type LoadResult, PlayerLoad } from './load.js'
 import { FaultRig, printTable, type Scenario, type ScenarioRow } from './rig.js'
 
-// Each scenario runs a steady load of clicks (players retry a refused click with the same click_id),
-// breaks something for real, lets the load finish, and then checks the promise: every click that got
-// a 2xx is in Postgres exactly once, and Redis counts equal Postgres counts.
+// Each scenario runs a steady load like players send (clicks on POST /ads/click, and VAST impressions'
+// pixels and click-throughs on /track/; players retry a refused click with the same click_id and a
+// pixel with the same URL, and fire some pixels twice), breaks something for real, lets the load
+// finish, and then checks the promise: every click and every (impression, event) that was acknowledged
+// is in Postgres exactly once, and Redis counts equal Postgres counts.
 let rig: FaultRig
 const rows: ScenarioRow[] = []
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -28,37 +30,60 @@ afterAll(async () => {
   }
 })
 
-async function run(scenario: Scenario, load: ClickLoad, fault: () => Promise<void>) {
+async function run(scenario: Scenario, load: PlayerLoad, fault: () => Promise<void>) {
   try {
     await fault()
     const result = await load.stop()
     const row = await scenario.verify(result)
     rows.push(row)
-    expect(row.lost, 'acknowledged clicks missing from Postgres').toBe(0)
-    expect(row.duplicated, 'clicks counted twice in Redis').toBe(0)
-    expect(row.redisDrift, 'Redis counts differing from Postgres').toBe(0)
-    expect(row.phantom, 'clicks in Postgres nobody sent').toBe(0)
-    // Players retried until acknowledged, so the stored set is exactly the acknowledged set.
+    expectExactlyOnce(row)
+    // Players retried until acknowledged, so the stored sets are exactly the acknowledged sets.
     expect(result.acknowledged.size, 'clicks never acknowledged').toBe(result.attempted.size)
+    expect(result.acknowledgedEvents.size, 'pixels never acknowledged').toBe(result.attemptedEvents.size)
     expect(row.inPostgres).toBe(row.acknowledged)
+    expect(row.eventsInPostgres).toBe(row.acknowledgedEvents)
+    expectTheMix(result)
     return { row, result }
   } finally {
     await scenario.close()
   }
 }
 
+function expectExactlyOnce(row: Awaited<ReturnType<Scenario['verify']>>): void {
+  for (const kind of ['clicks', 'events'] as const) {
+    const found = row[kind]
+    expect(found.lost, `acknowledged ${kind} missing from Postgres`).toBe(0)
+    expect(found.duplicated, `${kind} counted twice in Redis`).toBe(0)
+    expect(found.redisDrift, `Redis ${kind} counts differing from Postgres`).toBe(0)
+    expect(found.phantom, `${kind} in Postgres nobody sent`).toBe(0)
+  }
+}
+
+/** The load really was a mix: events of every stage, impressions' clicks, pixels fired twice. */
+function expectTheMix(result: LoadResult): void {
+  const events = new Set([...result.acknowledgedEvents.values()].map((e) => e.event))
+  expect([...events].sort()).toEqual(expect.arrayContaining(['complete', 'error', 'impression', 'skip']))
+  const impressionClicks = [...result.acknowledged.keys()].filter((id) => id.startsWith('imp:'))
+  expect(impressionClicks.length, "impressions' clicks acknowledged").toBeGreaterThan(0)
+  expect(result.duplicateFirings, 'pixels fired again after their 200').toBeGreaterThan(0)
+}
+
+/** Player-like load on the scenario's ingest-api (see PlayerLoad). */
+const playerLoad = (s: Scenario, opts: ConstructorParameters<typeof PlayerLoad>[2]) =>
+  new PlayerLoad(s.service('ingest-api').httpUrl, s.trackingKeys, opts).start()
+
 const clickUrl = (scenario: Scenario) => `${scenario.service('ingest-api').httpUrl}/ads/click`
 
-describe('no acknowledged click is lost or counted twice', () => {
+describe('no acknowledged click or event is lost or counted twice', () => {
   it('Kafka broker killed with SIGKILL mid-load, then restarted', async () => {
     const s = await rig.scenario('kafka SIGKILL + restart')
     await s.start('ingest-api')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1500,
+      maxRequests: 1500,
       giveUpAfterMs: 90_000,
-    }).start()
+    })
     await run(s, load, async () => {
       await pause(4000)
       await rig.stack.kafka.kill('SIGKILL')
@@ -72,11 +97,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     await s.start('ingest-api')
     await s.start('click-worker')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 3000,
+      maxRequests: 3000,
       giveUpAfterMs: 90_000,
-    }).start()
+    })
     const kills: (number | null)[] = []
     await run(s, load, async () => {
       for (let i = 0; i < 5; i++) {
@@ -95,11 +120,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     const s = await rig.scenario('postgres restart')
     await s.start('ingest-api')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1500,
+      maxRequests: 1500,
       giveUpAfterMs: 90_000,
-    }).start()
+    })
     await run(s, load, async () => {
       await pause(4000)
       await rig.stack.postgres.stop()
@@ -112,11 +137,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     const s = await rig.scenario('redis restart, data lost')
     await s.start('ingest-api')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1500,
+      maxRequests: 1500,
       giveUpAfterMs: 90_000,
-    }).start()
+    })
     await run(s, load, async () => {
       await pause(5000)
       await rig.stack.redis.kill('SIGKILL') // started without persistence: everything in it is gone
@@ -130,11 +155,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     const s = await rig.scenario('spool full while kafka down', { SPOOL_MAX_BYTES: '65536' })
     await s.start('ingest-api')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1500,
+      maxRequests: 1500,
       giveUpAfterMs: 120_000,
-    }).start()
+    })
     let spoolFullSeen = 0
     const { result } = await run(s, load, async () => {
       await pause(3000)
@@ -154,11 +179,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     const s = await rig.scenario('poison message')
     await s.start('ingest-api')
     await s.start('click-worker')
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1000,
+      maxRequests: 1000,
       giveUpAfterMs: 60_000,
-    }).start()
+    })
     const kafka = new Kafka({
       clientId: 'poisoner',
       brokers: rig.stack.kafka.brokers,
@@ -203,11 +228,11 @@ describe('no acknowledged click is lost or counted twice', () => {
     await s.start('ingest-api')
     await s.start('click-worker')
     const ads = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']
-    const load = new ClickLoad(clickUrl(s), {
+    const load = playerLoad(s, {
       ratePerSecond: 100,
-      maxClicks: 1500,
+      maxRequests: 1500,
       giveUpAfterMs: 60_000,
-    }).start()
+    })
     const topic = s.env.KAFKA_TOPIC as string
     const brokers = rig.stack.kafka.brokers
     try {
@@ -228,10 +253,7 @@ describe('no acknowledged click is lost or counted twice', () => {
       }
       const row = await s.verify(result, new Set([...hostile].filter((id) => letters.has(id))))
       rows.push(row)
-      expect(row.lost, 'acknowledged clicks neither in Postgres nor dead-lettered').toBe(0)
-      expect(row.duplicated, 'clicks counted twice in Redis').toBe(0)
-      expect(row.redisDrift, 'Redis counts differing from Postgres').toBe(0)
-      expect(row.phantom, 'clicks in Postgres nobody sent').toBe(0)
+      expectExactlyOnce(row)
       expect(row.deadLettered, 'hostile records on the dead-letter topic').toBe(hostile.size)
       const reasons = [...letters.values()]
       expect(reasons.every((r) => /^postgres 22\w{3}: |^does not match ClickMessage/.test(r))).toBe(true)
@@ -242,6 +264,9 @@ describe('no acknowledged click is lost or counted twice', () => {
       // Every normal click was acknowledged and is in Postgres, those sent after the hostile ones too.
       expect(normal.acknowledged, 'normal clicks never acknowledged').toBe(normal.attempted)
       expect(row.inPostgres).toBe(normal.acknowledged)
+      expect(result.acknowledgedEvents.size, 'pixels never acknowledged').toBe(result.attemptedEvents.size)
+      expect(row.eventsInPostgres).toBe(row.acknowledgedEvents)
+      expectTheMix(result)
       expect(
         normal.acknowledged - ackedAfterHostile,
         'clicks acknowledged after the hostile ones',

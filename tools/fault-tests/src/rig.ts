@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisKeys } from '@adtrack/contracts'
 import { createSql, migrate, type Sql, seedDemoAds } from '@adtrack/db'
 import { freeStackPorts, type Stack, startStack } from '@adtrack/local-stack'
+import { parseTrackingKeys, type TrackingKeys } from '@adtrack/service-runtime/impression-token'
 import {
   type RunningService,
   type ServiceName,
@@ -12,12 +14,19 @@ import {
   waitFor,
 } from '@adtrack/test-support'
 import { Redis } from 'ioredis'
-import type { LoadResult } from './load.js'
+import { eventKey, type LoadResult } from './load.js'
 
+/** One row of the table. Drift, lost and duplicated count clicks and events together. */
 export interface ScenarioRow {
   scenario: string
+  /** Clicks acknowledged (POST /ads/click, and impressions' clicks: click-throughs and click pixels). */
   acknowledged: number
+  /** Rows of `clicks`. */
   inPostgres: number
+  /** (impression, event) pairs whose pixel got its 200. */
+  acknowledgedEvents: number
+  /** Rows of `ad_events`. */
+  eventsInPostgres: number
   redisDrift: number
   lost: number
   duplicated: number
@@ -25,11 +34,27 @@ export interface ScenarioRow {
   deadLettered: number
 }
 
+/** What verify found for clicks or for events alone. */
+export interface Findings {
+  lost: number
+  duplicated: number
+  redisDrift: number
+  /** Stored, and never sent. */
+  phantom: number
+  /** Stored, and sent without an acknowledgement (a retry given up on: allowed, never expected here). */
+  unacknowledgedStored: number
+}
+
+const ADS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']
+
 /**
  * A stack of its own (the fault suite kills its processes, so it cannot share the integration tests'
  * one), and per scenario a fresh database, topic, consumer group and Redis key prefix.
  */
 export class FaultRig {
+  /** TRACKING_TOKEN_KEYS of every scenario's services: a fresh secret per run. */
+  private readonly trackingKeys = `f1:${randomBytes(32).toString('base64url')}`
+
   private constructor(
     readonly stack: Stack,
     private readonly dataDir: string,
@@ -69,6 +94,8 @@ export class FaultRig {
       AD_CATALOG_REFRESH: '1s',
       LOG_LEVEL: 'warn',
       RATE_LIMIT_MAX: '0', // the load comes from one address
+      // The load mints impression tokens with the same keys, as analytics-api would for its VAST tags.
+      TRACKING_TOKEN_KEYS: this.trackingKeys,
       ...extraEnv,
     }
     return new Scenario(name, sql, env, prefix)
@@ -106,80 +133,129 @@ export class Scenario {
     return found
   }
 
+  /** The TRACKING_TOKEN_KEYS the scenario's services hold, to mint impressions as analytics-api does. */
+  get trackingKeys(): TrackingKeys {
+    return parseTrackingKeys(this.env.TRACKING_TOKEN_KEYS as string)
+  }
+
   /**
-   * Waits for the pipeline to settle, then compares what the load was promised (2xx) with what the
-   * stores hold. Lost: acknowledged but neither in Postgres nor on the dead-letter topic (`deadLettered`:
-   * the click ids found there, with the store's reason). Duplicated: counted more than once in Redis.
-   * Drift: |Redis - Postgres| summed over ads.
+   * Waits for the pipeline to settle, then compares what the load was promised with what the stores hold,
+   * for clicks (by click_id, impressions' clicks as `imp:<impression id>`) and for events (by impression
+   * and event). Lost: acknowledged but neither in Postgres nor on the dead-letter topic (`deadLettered`:
+   * the click ids found there, with the store's reason). Duplicated: counted in Redis more often than
+   * Postgres holds it, per ad and click verdict or event type (Postgres's primary keys hold each click and
+   * each (impression, event) once). Drift: |Redis - Postgres| summed over those counters and, for errors,
+   * over each ad's counts by code.
    */
   async verify(
     load: LoadResult,
     deadLettered: ReadonlySet<string> = new Set(),
-  ): Promise<ScenarioRow & { phantom: number; unacknowledgedStored: number }> {
-    const acked = load.acknowledged
-    const expected = [...acked.keys()].filter((id) => !deadLettered.has(id)).length
-    await waitFor(
-      async () => {
-        const [row] = await this.sql<
-          { n: number }[]
-        >`select count(*)::int as n from clicks where click_id = any(${[...acked.keys()]})`
-        return (row?.n ?? 0) >= expected ? true : undefined
-      },
-      { timeoutMs: 90_000, intervalMs: 500, what: `${expected} acknowledged clicks in Postgres` },
-    ).catch(() => undefined) // a loss is reported by the row below, not as a timeout
-    // Per ad and kind (valid, or each invalid reason): what Postgres holds and what Redis says.
-    const pgCounts = async () =>
-      new Map(
-        (
-          await this.sql<{ ad_id: string; kind: string; n: number }[]>`
-            select ad_id, coalesce(invalid_reason, 'valid') as kind, count(*)::int as n from clicks group by 1, 2`
-        ).map((r) => [`${r.ad_id}/${r.kind}`, r.n]),
-      )
-    let drift = 0
-    let duplicated = 0
+  ): Promise<ScenarioRow & { phantom: number; clicks: Findings; events: Findings }> {
+    await this.waitForPostgres(load, deadLettered)
     await this.redis.connect().catch(() => {})
+    let clickCounters = { drift: 0, duplicated: 0 }
+    let eventCounters = { drift: 0, duplicated: 0 }
     await waitFor(
       async () => {
-        const pg = await pgCounts()
-        const keys = redisKeys(this.prefix)
-        drift = 0
-        duplicated = 0
-        for (const ad of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']) {
-          const invalid = await this.redis.hgetall(keys.invalid(ad))
-          const redisCounts: [string, number][] = [
-            ['valid', Number((await this.redis.get(keys.clickCount(ad))) ?? 0)],
-            ...['bot', 'repeat', 'over_budget', 'inactive_ad'].map((r): [string, number] => [
-              r,
-              Number(invalid[r] ?? 0),
-            ]),
-          ]
-          for (const [kind, redisCount] of redisCounts) {
-            const diff = redisCount - (pg.get(`${ad}/${kind}`) ?? 0)
-            drift += Math.abs(diff)
-            duplicated += Math.max(0, diff)
-          }
-        }
-        return drift === 0 ? true : undefined
+        clickCounters = compareCounters(await this.postgresClickCounts(), await this.redisClickCounts())
+        eventCounters = compareCounters(await this.postgresEventCounts(), await this.redisEventCounts())
+        return clickCounters.drift + eventCounters.drift === 0 ? true : undefined
       },
       { timeoutMs: 60_000, intervalMs: 500, what: 'Redis counts to equal Postgres counts' },
-    ).catch(() => undefined)
-    const stored = new Set(
+    ).catch(() => undefined) // drift is reported by the row below, not as a timeout
+
+    const storedClicks = new Set(
       (await this.sql<{ click_id: string }[]>`select click_id from clicks`).map((r) => r.click_id),
     )
-    const lost = [...acked.keys()].filter((id) => !stored.has(id) && !deadLettered.has(id)).length
-    const phantom = [...stored].filter((id) => !load.attempted.has(id)).length
-    const unacknowledgedStored = [...stored].filter((id) => !acked.has(id)).length
+    const storedEvents = new Set(
+      (
+        await this.sql<{ impression_id: string; event: string }[]>`select impression_id, event from ad_events`
+      ).map((r) => eventKey(r.impression_id, r.event)),
+    )
+    const clicks = findings(storedClicks, load.acknowledged, load.attempted, clickCounters, deadLettered)
+    const events = findings(storedEvents, load.acknowledgedEvents, load.attemptedEvents, eventCounters)
     return {
       scenario: this.name,
-      acknowledged: acked.size,
-      inPostgres: stored.size,
-      redisDrift: drift,
-      lost,
-      duplicated,
+      acknowledged: load.acknowledged.size,
+      inPostgres: storedClicks.size,
+      acknowledgedEvents: load.acknowledgedEvents.size,
+      eventsInPostgres: storedEvents.size,
+      redisDrift: clicks.redisDrift + events.redisDrift,
+      lost: clicks.lost + events.lost,
+      duplicated: clicks.duplicated + events.duplicated,
       deadLettered: deadLettered.size,
-      phantom,
-      unacknowledgedStored,
+      phantom: clicks.phantom + events.phantom,
+      clicks,
+      events,
     }
+  }
+
+  /** Until Postgres holds every acknowledged click and event that was not dead-lettered, or 90 s pass. */
+  private async waitForPostgres(load: LoadResult, deadLettered: ReadonlySet<string>): Promise<void> {
+    const clickIds = [...load.acknowledged.keys()]
+    const events = [...load.acknowledgedEvents.values()]
+    const expected = clickIds.filter((id) => !deadLettered.has(id)).length + events.length
+    await waitFor(
+      async () => {
+        const [row] = await this.sql<{ n: number }[]>`
+          select (select count(*) from clicks where click_id = any(${clickIds}))
+               + (select count(*) from ad_events where (impression_id, event) in (
+                    select * from unnest(${events.map((e) => e.impressionId)}::text[],
+                                         ${events.map((e) => e.event)}::text[])))
+               as n`
+        return Number(row?.n ?? 0) >= expected ? true : undefined
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        what: `${expected} acknowledged clicks and events in Postgres`,
+      },
+    ).catch(() => undefined) // a loss is reported by the row, not as a timeout
+  }
+
+  /** Clicks per `<ad>/<verdict>` (valid, or each invalid reason). */
+  private async postgresClickCounts(): Promise<Map<string, number>> {
+    const rows = await this.sql<{ ad_id: string; kind: string; n: number }[]>`
+      select ad_id, coalesce(invalid_reason, 'valid') as kind, count(*)::int as n from clicks group by 1, 2`
+    return new Map(rows.map((r) => [`${r.ad_id}/${r.kind}`, r.n]))
+  }
+
+  private async redisClickCounts(): Promise<Map<string, number>> {
+    const keys = redisKeys(this.prefix)
+    const counts = new Map<string, number>()
+    for (const ad of ADS) {
+      counts.set(`${ad}/valid`, Number((await this.redis.get(keys.clickCount(ad))) ?? 0))
+      for (const [reason, n] of Object.entries(await this.redis.hgetall(keys.invalid(ad))))
+        counts.set(`${ad}/${reason}`, Number(n))
+    }
+    return counts
+  }
+
+  /**
+   * Events per `events/<ad>/<type>` (valid), `invalidEvents/<ad>/<type>` (bots) and
+   * `errors/<ad>/<code|unknown>` (valid errors), as the worker's Redis hashes name them.
+   */
+  private async postgresEventCounts(): Promise<Map<string, number>> {
+    const rows = await this.sql<{ key: string; n: number }[]>`
+      select case when invalid_reason is null then 'events/' else 'invalidEvents/' end
+               || ad_id || '/' || event as key, count(*)::int as n
+      from ad_events group by 1
+      union all
+      select 'errors/' || ad_id || '/' || coalesce(error_code::text, 'unknown'), count(*)::int
+      from ad_events where event = 'error' and invalid_reason is null group by 1`
+    return new Map(rows.map((r) => [r.key, r.n]))
+  }
+
+  private async redisEventCounts(): Promise<Map<string, number>> {
+    const keys = redisKeys(this.prefix)
+    const counts = new Map<string, number>()
+    for (const ad of ADS) {
+      for (const hash of ['events', 'invalidEvents', 'errors'] as const) {
+        for (const [field, n] of Object.entries(await this.redis.hgetall(keys[hash](ad))))
+          counts.set(`${hash}/${ad}/${field}`, Number(n))
+      }
+    }
+    return counts
   }
 
   async close(): Promise<void> {
@@ -189,20 +265,64 @@ export class Scenario {
   }
 }
 
+/**
+ * Redis against Postgres over every counter either holds. Duplicated: what Redis has beyond Postgres;
+ * an errors-by-code count is a breakdown of the `error` count, so it adds to the drift only.
+ */
+export function compareCounters(
+  postgres: Map<string, number>,
+  redis: Map<string, number>,
+): { drift: number; duplicated: number } {
+  let drift = 0
+  let duplicated = 0
+  for (const key of new Set([...postgres.keys(), ...redis.keys()])) {
+    const diff = (redis.get(key) ?? 0) - (postgres.get(key) ?? 0)
+    drift += Math.abs(diff)
+    if (!key.startsWith('errors/')) duplicated += Math.max(0, diff)
+  }
+  return { drift, duplicated }
+}
+
+export function findings(
+  stored: Set<string>,
+  acknowledged: Map<string, unknown>,
+  attempted: Set<string>,
+  counters: { drift: number; duplicated: number },
+  deadLettered: ReadonlySet<string> = new Set(),
+): Findings {
+  return {
+    lost: [...acknowledged.keys()].filter((id) => !stored.has(id) && !deadLettered.has(id)).length,
+    duplicated: counters.duplicated,
+    redisDrift: counters.drift,
+    phantom: [...stored].filter((id) => !attempted.has(id)).length,
+    unacknowledgedStored: [...stored].filter((id) => !acknowledged.has(id)).length,
+  }
+}
+
 export function printTable(rows: ScenarioRow[]): string {
   const head = [
     'scenario',
-    'acknowledged',
-    'in Postgres',
+    'clicks acked',
+    'clicks stored',
+    'events acked',
+    'events stored',
     'Redis drift',
     'lost',
     'duplicated',
     'dead-lettered',
   ]
   const cells = rows.map((r) =>
-    [r.scenario, r.acknowledged, r.inPostgres, r.redisDrift, r.lost, r.duplicated, r.deadLettered].map(
-      String,
-    ),
+    [
+      r.scenario,
+      r.acknowledged,
+      r.inPostgres,
+      r.acknowledgedEvents,
+      r.eventsInPostgres,
+      r.redisDrift,
+      r.lost,
+      r.duplicated,
+      r.deadLettered,
+    ].map(String),
   )
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)))
   const line = (c: string[]) =>

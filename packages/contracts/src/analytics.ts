@@ -31,7 +31,8 @@ export const AnalyticsQuery = Type.Object(
 )
 export type AnalyticsQuery = Type.Static<typeof AnalyticsQuery>
 
-const Rate = (description: string) => Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description })
+export const Rate = (description: string) =>
+  Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description })
 
 /** What VAST events add to a click count, over a whole ad, a range or a bucket alike. */
 const videoFigures = () => ({

@@ -98,3 +98,19 @@ export function createWorkerMetrics() {
   }
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>
+
+/**
+ * Drops worker_partition_lag for every partition this worker no longer holds. A revoked partition's last
+ * value would otherwise stay exported for ever: stale, and counted twice in sum() once its new owner
+ * reports it too. kafkajs has no revoke event; GROUP_JOIN, after every rebalance, carries the assignment.
+ */
+export async function keepPartitionLag(
+  gauge: WorkerMetrics['partitionLag'],
+  assigned: Iterable<number>,
+): Promise<void> {
+  const keep = new Set([...assigned].map(String))
+  for (const { labels } of (await gauge.get()).values) {
+    const partition = String(labels.partition)
+    if (!keep.has(partition)) gauge.remove({ partition })
+  }
+}

@@ -1,9 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { registerRuntimeMetrics } from '@adtrack/service-runtime'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export function createWorkerMetrics() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'click-worker' })
-  collectDefaultMetrics({ register: registry })
+  registerRuntimeMetrics(registry)
   const storeErrors = new Counter({
     name: 'worker_store_errors_total',
     help: 'Failed operations of a partition batch, by store: postgres, redis, or kafka (the dead-letter topic); a record a store refused for its content counts once per delivery.',

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { registerRuntimeMetrics } from '@adtrack/service-runtime'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
 import { TOKEN_REFUSAL_LABELS } from './tracking-message.js'
@@ -15,7 +16,7 @@ export const TRACKING_ROUTES = [
 export function createRegistry() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'ingest-api' })
-  collectDefaultMetrics({ register: registry })
+  registerRuntimeMetrics(registry)
   const produceSeconds = new Histogram({
     name: 'kafka_produce_duration_seconds',
     help: 'Time for one batch of clicks to be acknowledged by Kafka, by outcome.',

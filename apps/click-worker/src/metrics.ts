@@ -13,6 +13,23 @@ export function createWorkerMetrics() {
   })
   // Exported at zero from the start, so that rate() and alerts see the series before the first failure.
   for (const store of ['postgres', 'redis', 'kafka']) storeErrors.inc({ store }, 0)
+  const events = new Counter({
+    name: 'worker_events_total',
+    help: 'Event records (version 2) processed, by event type and outcome: counted (valid), invalid (a bot; for click, any invalid-traffic reason), duplicate ((impression, event) already owned by another record), refused (a store refused it for its content; dead-lettered). A click event is counted in worker_clicks_total as well.',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  })
+  // The DeadLetters alert reads outcome="refused": present at zero before the first event.
+  for (const outcome of ['counted', 'invalid', 'duplicate', 'refused'])
+    events.inc({ type: 'impression', outcome }, 0)
+  const reconcileRuns = new Counter({
+    name: 'reconcile_runs_total',
+    help: 'Reconciliation runs, by outcome: ok, busy (another run held the lock), error.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  // ReconciliationFailing reads outcome="error" long before the first run (RECONCILE_INTERVAL, 10 min).
+  for (const outcome of ['ok', 'busy', 'error']) reconcileRuns.inc({ outcome }, 0)
   return {
     registry,
     batchSize: new Histogram({
@@ -33,12 +50,7 @@ export function createWorkerMetrics() {
       labelNames: ['result'],
       registers: [registry],
     }),
-    events: new Counter({
-      name: 'worker_events_total',
-      help: 'Event records (version 2) processed, by event type and outcome: counted (valid), invalid (a bot; for click, any invalid-traffic reason), duplicate ((impression, event) already owned by another record), refused (a store refused it for its content; dead-lettered). A click event is counted in worker_clicks_total as well.',
-      labelNames: ['type', 'outcome'],
-      registers: [registry],
-    }),
+    events,
     invalidClicks: new Counter({
       name: 'worker_invalid_clicks_total',
       help: 'Clicks stored as invalid traffic and left out of click_count, by reason.',
@@ -68,12 +80,7 @@ export function createWorkerMetrics() {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    reconcileRuns: new Counter({
-      name: 'reconcile_runs_total',
-      help: 'Reconciliation runs, by outcome: ok, busy (another run held the lock), error.',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
+    reconcileRuns,
     reconcileDrift: new Gauge({
       name: 'reconcile_drift_clicks',
       help: 'Redis minus Postgres click count per ad found by the last reconciliation (before repair).',

@@ -13,6 +13,15 @@ export const TRACKING_ROUTES = [
   '/track/events',
 ] as const
 
+/** clicks_refused_total's reasons: the 503s (load shedding, the producer's refusals) and the 429. */
+export const REFUSAL_REASONS = [
+  'overloaded',
+  'queue_full',
+  'spool_full',
+  'not_durable',
+  'rate_limited',
+] as const
+
 export function createRegistry() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'ingest-api' })
@@ -53,6 +62,7 @@ export function createRegistry() {
   })
   // Every reason present from the start, at zero: a rate() over a series that appears late misses its first hits.
   for (const reason of TOKEN_REFUSAL_LABELS) tokenRefusals.inc({ reason }, 0)
+  for (const reason of REFUSAL_REASONS) refusedClicks.inc({ reason }, 0)
   // NOTE: what was accepted is counted here, not read from http_requests_total: a 200 of POST /ads/clicks
   // or /track/events carries anything from 0 to BATCH_MAX_CLICKS accepted items, and a pixel's 200 is also
   // answered for a refused token. The alerts and the dashboard read these two.

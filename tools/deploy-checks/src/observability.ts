@@ -99,10 +99,14 @@ export function pendingQueries(pending: Pending): Query[] {
 
 /** Grafana's own variables, replaced by what they stand for at query time, so that PromQL parses. */
 export function grafanaToPromql(expr: string): string {
-  return expr
-    .replaceAll('$__rate_interval', '1m')
-    .replaceAll('$__interval', '15s')
-    .replaceAll('$__range', '1h')
+  return (
+    expr
+      .replaceAll('$__rate_interval', '1m')
+      .replaceAll('$__interval', '15s')
+      .replaceAll('$__range', '1h')
+      // The dashboard's own variables (namespace, pod): in regex matchers, where All is `.*`.
+      .replaceAll(/\$\{?[a-z]\w*\}?/g, '.*')
+  )
 }
 
 /** Each expression's selectors, by Prometheus's own parser (deploy-lint promql). */
@@ -238,7 +242,9 @@ export function indexExposition(scrapes: Record<string, string>): Exposition {
 
 /** Series Prometheus makes itself for every target, and the labels it gives every series it scrapes. */
 const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped'])
-const TARGET_LABELS = new Set(['job', 'instance'])
+// In Kubernetes the Prometheus Operator adds namespace, pod, container, service and endpoint to every
+// target; the dashboard's variables match namespace and pod (empty under Compose, where All matches).
+const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'container', 'endpoint'])
 
 export interface MetricCheck {
   /** Each problem names the query and what is wrong with it. */

@@ -50,13 +50,17 @@ export const dashboardRoutes: FastifyPluginAsync<{ dir?: string }> = async (app,
   })
   if (!existsSync(join(dir, 'index.html'))) {
     app.log.warn({ dir }, 'the dashboard is not built; /dashboard/ answers 503')
-    app.get('/*', { schema: NOT_API }, () => {
-      throw new HttpError(
-        503,
-        'the dashboard is not built: run `pnpm --filter @adtrack/dashboard build` (or `npm start`, which builds everything), then restart analytics-api',
-        'DASHBOARD_NOT_BUILT',
-      )
-    })
+    // NOTE: sent rather than thrown: the error handler hides the message of every 5xx, and this one is
+    // the point of the reply.
+    app.get('/*', { schema: NOT_API }, (_request, reply) =>
+      reply.code(503).send({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message:
+          'the dashboard is not built: run `pnpm --filter @adtrack/dashboard build` (`npm start` builds everything), then restart analytics-api',
+        code: 'DASHBOARD_NOT_BUILT',
+      }),
+    )
     return
   }
   await app.register(fastifyStatic, {

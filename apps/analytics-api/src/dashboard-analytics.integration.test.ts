@@ -337,7 +337,8 @@ describe('GET /analytics/ads', () => {
     expect((await app.inject(`/analytics/ads?ids=${ids(MAX_ANALYTICS_ADS)}`)).statusCode).toBe(200)
     const tooMany = await app.inject(`/analytics/ads?ids=${ids(MAX_ANALYTICS_ADS + 1)}`)
     expect(tooMany.statusCode).toBe(400)
-    expect(tooMany.json()).toMatchObject({ code: 'TOO_MANY_ADS' })
+    expect(tooMany.json()).toMatchObject({ code: 'VALIDATION_FAILED' })
+    expect(tooMany.json().message).toMatch(/1 to 100 ad ids/)
     for (const bad of ['x,,y', 'x,', ',x', 'x,-y', `x,${'a'.repeat(65)}`, 'x,%C3%A9', 'x%2C%20y', '%00']) {
       const res = await app.inject(`/analytics/ads?ids=${bad}`)
       expect(res.statusCode, bad).toBe(400)

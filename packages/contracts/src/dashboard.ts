@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { AdAnalytics, Rate, TopAds } from './analytics.js'
+import { AD_IDS_PATTERN } from './text.js'
 
 // What the advertisers' dashboard (apps/dashboard, served by analytics-api at /dashboard/) reads beyond the
 // per-ad routes: the whole system's traffic in one request, so that a dashboard refreshing every few
@@ -95,6 +96,7 @@ export const AdsAnalyticsQuery = Type.Object(
     ids: Type.String({
       minLength: 1,
       maxLength: MAX_ANALYTICS_ADS * 65,
+      pattern: AD_IDS_PATTERN,
       description: `Comma-separated ad ids, at most ${MAX_ANALYTICS_ADS}.`,
       examples: ['1,2,3'],
     }),

@@ -32,6 +32,11 @@ export const PINS = {
   /** The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule), from its Go module. */
   prometheusOperator: { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' },
   /**
+   * The Gateway API's CRDs (Gateway, HTTPRoute; Standard channel), from its Go module (config/crd). The
+   * version Envoy Gateway v1.9.1 is built against (its go.mod), the release deploy/README.md installs.
+   */
+  gatewayApi: { module: 'sigs.k8s.io/gateway-api', version: 'v1.6.1' },
+  /**
    * The Kubernetes API's JSON schemas (generated from its OpenAPI, strict variants), from the PyPI
    * package kubernetes-validate. The manifests are validated against the oldest and newest Kubernetes
    * versions deploy/README.md supports.
@@ -188,7 +193,8 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
- * version in PINS, each with KEDA's ScaledObject and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule added. Returns version -> folder.
+ * version in PINS, each with KEDA's ScaledObject, the Prometheus Operator's ServiceMonitor, PodMonitor and
+ * PrometheusRule, and the Gateway API's Gateway and HTTPRoute added. Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
@@ -196,7 +202,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
     const root = join(
       toolsCacheDir,
       'schemas',
-      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}`,
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}`,
     )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
@@ -313,9 +319,15 @@ const CRDS = [
       (kind) => `example/prometheus-operator-crd/monitoring.coreos.com_${kind}.yaml`,
     ),
   },
+  {
+    pin: PINS.gatewayApi,
+    files: ['gateways', 'httproutes'].map(
+      (kind) => `config/crd/standard/gateway.networking.k8s.io_${kind}.yaml`,
+    ),
+  },
 ]
 
-/** KEDA's ScaledObject and the Prometheus Operator's CRDs as strict JSON schemas, named as kubeconform looks them up. */
+/** The CRDs above as strict JSON schemas, named as kubeconform looks them up. */
 async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
   for (const { pin, files } of CRDS) {

@@ -2,7 +2,7 @@
 // downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and the CRDs).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { arch, platform } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { aptInstallPackages, ensureTools, toolPath } from '@adtrack/local-stack'
@@ -182,10 +182,15 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
         env,
       })
       await rename(staging, dir)
-      // Builds of earlier versions of the helper are of no further use.
-      for (const old of await readdir(dirname(dir)))
-        if (/^deploy-lint-[0-9a-f]{16}$/.test(old) && join(dirname(dir), old) !== dir)
-          await rm(join(dirname(dir), old), { recursive: true, force: true })
+      // TRICKY: the cache is shared by every checkout of this user (worktrees, branches), and another
+      // checkout's run may be using its own build right now: deleting every other build made those runs
+      // fail (ENOENT). The four newest builds stay; older ones go.
+      const builds = (await readdir(dirname(dir))).filter((name) => /^deploy-lint-[0-9a-f]{16}$/.test(name))
+      const built = await Promise.all(
+        builds.map(async (name) => ({ name, at: (await stat(join(dirname(dir), name))).mtimeMs })),
+      )
+      for (const { name } of built.sort((x, y) => y.at - x.at).slice(4))
+        await rm(join(dirname(dir), name), { recursive: true, force: true })
     })
     return bin
   })

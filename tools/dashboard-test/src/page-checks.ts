@@ -71,7 +71,20 @@ export async function axeViolations(page: Page): Promise<AxeFinding[]> {
   return findings.filter((f) => f.impact === 'serious' || f.impact === 'critical')
 }
 
-/** How far the page is wider than its window: 0 when nothing makes the reader scroll sideways. */
-export function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+/**
+ * What makes the reader scroll sideways: how far the page is wider than its window (0 when nothing
+ * does), and the elements reaching past its right edge, to say which.
+ */
+export function horizontalOverflow(page: Page): Promise<{ overflow: number; culprits: string[] }> {
+  return page.evaluate(() => {
+    const root = document.documentElement
+    const culprits = [...document.body.querySelectorAll('*')]
+      .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+      .slice(0, 5)
+      .map(
+        (el) =>
+          `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} ${Math.round(el.getBoundingClientRect().right)}px`,
+      )
+    return { overflow: root.scrollWidth - root.clientWidth, culprits }
+  })
 }

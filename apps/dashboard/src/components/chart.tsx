@@ -22,6 +22,9 @@ interface ChartProps {
 }
 
 const rateAxis = (_: uPlot, ticks: number[]) => ticks.map((t) => `${Math.round(t * 100)}%`)
+const upFromZero = (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(1, max)]
+/** Counts are whole: no 0.2 of a click between ticks. */
+const COUNT_STEPS = Array.from({ length: 10 }, (_, i) => [1, 2, 5].map((m) => m * 10 ** i)).flat()
 
 /**
  * uPlot draws on a canvas: about 50 KB minified (20 KB gzipped), fast with thousands of points, and it
@@ -51,8 +54,9 @@ export function Chart({ title, data, series, summary, height = 220 }: ChartProps
             v === null ? '—' : s.kind === 'rate' ? `${(v * 100).toFixed(1)}%` : String(v),
         })),
       ],
-      scales: { n: { range: (_u, _min, max) => [0, Math.max(1, max)] }, '%': { range: [0, 1] } },
-      axes: [{}, rates ? { scale: '%', values: rateAxis } : { scale: 'n' }],
+      // Both from 0; a rate's axis to 100% at least (a CTR can pass it: clicks without an impression count).
+      scales: { n: { range: upFromZero }, '%': { range: upFromZero } },
+      axes: [{}, rates ? { scale: '%', values: rateAxis } : { scale: 'n', incrs: COUNT_STEPS }],
       cursor: { drag: { x: false, y: false } },
     }
     const u = new uPlot(opts, data as uPlot.AlignedData, el)

@@ -1,5 +1,5 @@
 import 'uplot/dist/uPlot.min.css'
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useId, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 
 export interface ChartSeries {
@@ -31,6 +31,7 @@ const COUNT_STEPS = Array.from({ length: 10 }, (_, i) => [1, 2, 5].map((m) => m 
  * updates in place (setData) as each poll answers, without re-creating the chart.
  */
 export function Chart({ title, data, series, summary, height = 220 }: ChartProps) {
+  const summaryId = useId()
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
   const shape = series.map((s) => `${s.label}:${s.kind ?? 'count'}`).join('|')
@@ -78,8 +79,8 @@ export function Chart({ title, data, series, summary, height = 220 }: ChartProps
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <div ref={box} class="chart-canvas" role="img" aria-label={`${title}. ${summary}`} />
-      <p class="visually-hidden" data-chart-summary>
+      <div ref={box} class="chart-canvas" role="img" aria-label={title} aria-describedby={summaryId} />
+      <p id={summaryId} class="visually-hidden" data-chart-summary>
         {summary}
       </p>
     </figure>

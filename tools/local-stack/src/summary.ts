@@ -29,7 +29,6 @@ export function upSummary(input: SummaryInput): string {
     'ad-tracking is running',
     row('gateway', `${gateway}   nginx with deploy/compose/nginx (the Ingress's routes)`),
     row('', '/ads/click, /ads/clicks and /track/ -> ingest-api, everything else -> analytics-api'),
-    row('dashboard', `${gateway}/dashboard/   live figures and ads management in the browser`),
     row('ingest-api', `${local(ports.ingest)}   metrics ${local(ports.ingestMetrics, '/metrics')}`),
     row('analytics-api', `${local(ports.analytics)}   metrics ${local(ports.analyticsMetrics, '/metrics')}`),
     row('click-worker', `metrics ${local(ports.workerMetrics, '/metrics')}`),

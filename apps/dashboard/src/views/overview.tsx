@@ -1,4 +1,9 @@
-import type { Overview, TrafficTotals } from '@adtrack/contracts'
+import type {
+  OVERVIEW_CTR_MIN_IMPRESSIONS,
+  OVERVIEW_TOP_WINDOW_MINUTES,
+  Overview,
+  TrafficTotals,
+} from '@adtrack/contracts'
 import { useMemo, useRef } from 'preact/hooks'
 import { useAdTitles } from '../ad-titles.js'
 import { getIfChanged } from '../api.js'
@@ -9,6 +14,11 @@ import { usePolled } from '../poll.js'
 import { hrefOf } from '../router.js'
 
 const COLORS = { impressions: '#1d4ed8', clicks: '#b45309' }
+
+// TRICKY: the contracts are imported as types only (no server code in the bundle), so their constants are
+// restated here with the constant's own literal type: a change on the server's side fails the typecheck.
+const TOP_WINDOW_MINUTES: typeof OVERVIEW_TOP_WINDOW_MINUTES = 5
+const CTR_MIN_IMPRESSIONS: typeof OVERVIEW_CTR_MIN_IMPRESSIONS = 20
 
 /**
  * The whole system at a glance. One request per refresh: GET /analytics/overview with If-None-Match, so
@@ -157,6 +167,7 @@ function TopAds({ top, titles }: { top: Overview['top']; titles: Map<string, str
   return (
     <section class="card" aria-labelledby="top-title">
       <h2 id="top-title">Top ads now</h2>
+      <p class="hint">The last {TOP_WINDOW_MINUTES} minutes, this one included.</p>
       <div class="top-lists">
         <TopAdList
           name="clicks"
@@ -172,7 +183,14 @@ function TopAds({ top, titles }: { top: Overview['top']; titles: Map<string, str
           titles={titles}
           value={(a) => formatCount(a.impressions)}
         />
-        <TopAdList name="ctr" title="By CTR" ads={top.ctr} titles={titles} value={(a) => formatRate(a.ctr)} />
+        <TopAdList
+          name="ctr"
+          title="By CTR"
+          ads={top.ctr}
+          titles={titles}
+          value={(a) => formatRate(a.ctr)}
+          empty={`No ad has ${CTR_MIN_IMPRESSIONS} impressions in these minutes yet.`}
+        />
       </div>
     </section>
   )
@@ -184,12 +202,13 @@ function TopAdList(props: {
   ads: TopList
   titles: Map<string, string>
   value: (a: TopList[number]) => string
+  empty?: string
 }) {
   return (
     <div class="top-list">
       <h3>{props.title}</h3>
       {props.ads.length === 0 ? (
-        <Empty>No ads yet.</Empty>
+        <Empty>{props.empty ?? 'No traffic in these minutes.'}</Empty>
       ) : (
         <ol data-top={props.name}>
           {props.ads.map((a) => (

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of `npm start`, `npm test`, `npm run loadgen` and `npm run bench`.
+// Entry point of `npm start`, `npm test`, `npm run loadgen`, `npm run bench` and `npm run screenshots`.
 //
 // NOTE: this file runs under whatever Node the machine has (Debian's may be 20, past end of life), so it is
 // plain JavaScript with no dependencies. Its job is to provide the toolchain the project targets (Node 24
@@ -80,8 +80,8 @@ const env = {
 const pnpm = (args) => run(nodeBin, [pnpmJs, ...args], { env })
 
 const [command = 'start', ...rest] = process.argv.slice(2)
-if (!['start', 'test', 'stack', 'setup', 'loadgen', 'bench'].includes(command))
-  fail(`unknown command ${command}; use start, test, stack, setup, loadgen or bench`)
+if (!['start', 'test', 'stack', 'setup', 'loadgen', 'bench', 'screenshots'].includes(command))
+  fail(`unknown command ${command}; use start, test, stack, setup, loadgen, bench or screenshots`)
 
 say('installing dependencies (pnpm install --frozen-lockfile)')
 pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only'])
@@ -89,6 +89,19 @@ say('building (turbo run build)')
 pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'])
 
 if (command === 'setup') process.exit(0)
+
+if (command === 'screenshots') {
+  // The dashboard's browser test takes a screenshot of each view (test-results/dashboard/); with this
+  // variable it also writes the overview's to docs/dashboard.png, the README's picture.
+  say('dashboard screenshots (vitest, tools/dashboard-test)')
+  const res = spawnSync(
+    nodeBin,
+    [pnpmJs, 'exec', 'vitest', 'run', '--project', 'integration', 'tools/dashboard-test', ...rest],
+    { stdio: 'inherit', cwd: root, env: { ...env, UPDATE_README_SCREENSHOT: '1' } },
+  )
+  if (res.status === 0) say('wrote docs/dashboard.png and test-results/dashboard/*.png')
+  process.exit(res.status ?? 1)
+}
 
 if (command === 'test') {
   say('lint and typecheck')

@@ -180,9 +180,9 @@ export const IngestConfig = Type.Object({
   SPOOL_HIGH_WATER_PERCENT: Type.Integer({
     minimum: 1,
     maximum: 100,
-    default: 75,
+    default: 95,
     description:
-      'Above this share of SPOOL_MAX_BYTES the service reports not ready (as it does while replaying).',
+      'Above this share of SPOOL_MAX_BYTES the spool counts as full: the pod reports not ready while Kafka is not also taking its backlog.',
   }),
   MAX_EVENT_LOOP_DELAY: Duration(
     '1s',

@@ -183,7 +183,8 @@ describe('GET /readyz with a spool', () => {
     expect((await click(app, 'below-the-mark-1')).statusCode).toBe(202)
     // Kafka down, and room in the spool: ready (Kafka being down is every pod's position).
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
-    for (const id of ['over-the-mark-2', 'over-the-mark-3']) expect((await click(app, id)).statusCode).toBe(202)
+    for (const id of ['over-the-mark-2', 'over-the-mark-3'])
+      expect((await click(app, id)).statusCode).toBe(202)
     const full = await app.inject({ url: '/readyz' })
     expect(full.statusCode).toBe(503)
     expect(full.json().checks.spool).toMatch(/nearly full .* Kafka is not taking its backlog/)

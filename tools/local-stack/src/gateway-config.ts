@@ -22,6 +22,16 @@ export interface GatewayVariables {
 }
 
 /**
+ * INGEST_API_ADDR for several ingest-api processes, as a Service with several ready endpoints: the
+ * template's `server ${INGEST_API_ADDR};` becomes one `server` line per address (nginx balances them
+ * round-robin).
+ */
+export function upstreamServers(addresses: readonly string[]): string {
+  if (addresses.length === 0) throw new Error('an upstream needs at least one server')
+  return addresses.join(';\n    server ')
+}
+
+/**
  * The nginx image's template step (docker-entrypoint.d/20-envsubst-on-templates.sh): every ${NAME} or
  * $NAME whose NAME is in the environment is replaced; anything else ($host, $status) is left to nginx.
  */

@@ -23,12 +23,14 @@ export interface GatewayVariables {
 
 /**
  * INGEST_API_ADDR for several ingest-api processes, as a Service with several ready endpoints: the
- * template's `server ${INGEST_API_ADDR};` becomes one `server` line per address (nginx balances them
+ * template's `server ${INGEST_API_ADDR};` becomes one `server` directive per address (nginx balances them
  * round-robin).
  */
 export function upstreamServers(addresses: readonly string[]): string {
   if (addresses.length === 0) throw new Error('an upstream needs at least one server')
-  return addresses.join(';\n    server ')
+  // NOTE: on one line: the template's header comment names ${INGEST_API_ADDR} too, and a newline there
+  // would end the comment.
+  return addresses.join('; server ')
 }
 
 /**

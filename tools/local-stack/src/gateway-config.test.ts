@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} here is envsubst's syntax, not a JavaScript template
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { GATEWAY_TEMPLATE, nginxMainConfig, renderNginxTemplate, upstreamServers } from './gateway-config.js'
+import { GATEWAY_TEMPLATE, nginxMainConfig, renderNginxTemplate } from './gateway-config.js'
 
 const variables = {
   GATEWAY_PORT: '18080',
@@ -24,22 +24,6 @@ describe('renderNginxTemplate', () => {
     expect(rendered).toContain('listen 18080;')
     expect(rendered).toContain('server 127.0.0.1:18081;')
     expect(rendered).toContain('server 127.0.0.1:18082;')
-  })
-})
-
-describe('upstreamServers', () => {
-  it('puts several ingest-api addresses in its upstream, and none outside it, on the lines the template had', () => {
-    const template = readFileSync(GATEWAY_TEMPLATE, 'utf8')
-    const addresses = ['127.0.0.1:18081', '127.0.0.1:18083', '127.0.0.1:18085']
-    const rendered = renderNginxTemplate(template, {
-      ...variables,
-      INGEST_API_ADDR: upstreamServers(addresses),
-    })
-    expect(rendered.split('\n')).toHaveLength(template.split('\n').length)
-    const upstream = /upstream ingest_api \{([^}]*)\}/.exec(rendered)?.[1] ?? ''
-    expect([...upstream.matchAll(/^\s*server ([^;\s]+);/gm)].length).toBe(1)
-    expect([...upstream.matchAll(/server ([^;\s]+);/g)].map((m) => m[1])).toEqual(addresses)
-    expect(() => upstreamServers([])).toThrow()
   })
 })
 

@@ -22,18 +22,6 @@ export interface GatewayVariables {
 }
 
 /**
- * INGEST_API_ADDR for several ingest-api processes, as a Service with several ready endpoints: the
- * template's `server ${INGEST_API_ADDR};` becomes one `server` directive per address (nginx balances them
- * round-robin).
- */
-export function upstreamServers(addresses: readonly string[]): string {
-  if (addresses.length === 0) throw new Error('an upstream needs at least one server')
-  // NOTE: on one line: the template's header comment names ${INGEST_API_ADDR} too, and a newline there
-  // would end the comment.
-  return addresses.join('; server ')
-}
-
-/**
  * The nginx image's template step (docker-entrypoint.d/20-envsubst-on-templates.sh): every ${NAME} or
  * $NAME whose NAME is in the environment is replaced; anything else ($host, $status) is left to nginx.
  */

@@ -24,11 +24,6 @@ export interface GatewayOptions {
 export interface GatewayServer extends ManagedProcess {
   /** http://127.0.0.1:GATEWAY_PORT */
   readonly url: string
-  /**
-   * Renders the template again with these variables and has nginx load it (SIGHUP: new requests take the
-   * new configuration, those in flight finish on the old one). Resolves once the signal is sent.
-   */
-  reload(variables: GatewayVariables & Record<string, string>): Promise<void>
 }
 
 /**
@@ -44,22 +39,23 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayServer>
   const port = Number(opts.variables.GATEWAY_PORT)
   const mainConfig = join(dir, 'nginx.conf')
   const url = `http://127.0.0.1:${port}`
-  const siteConfig = join(dir, 'default.conf')
-  const render = async (variables: Record<string, string>) => {
-    await mkdir(join(dir, 'tmp'), { recursive: true })
-    await writeFile(siteConfig, renderNginxTemplate(await readFile(GATEWAY_TEMPLATE, 'utf8'), variables))
-    await writeFile(mainConfig, nginxMainConfig(dir, siteConfig))
-    // A broken template fails here with nginx's own message (file and line), not as a start timeout.
-    await runChecked(nginx, ['-t', '-q', '-p', dir, '-c', mainConfig])
-  }
-  let variables = opts.variables
   const server = new UrlServer(
     {
       name: 'gateway',
       logFile: join(dir, 'nginx.log'),
       ports: [{ port, purpose: 'port' }],
       // Rendered at every start, so that an edited template takes effect on the next `npm start`.
-      prepare: () => render(variables),
+      prepare: async () => {
+        await mkdir(join(dir, 'tmp'), { recursive: true })
+        const siteConfig = join(dir, 'default.conf')
+        await writeFile(
+          siteConfig,
+          renderNginxTemplate(await readFile(GATEWAY_TEMPLATE, 'utf8'), opts.variables),
+        )
+        await writeFile(mainConfig, nginxMainConfig(dir, siteConfig))
+        // A broken template fails here with nginx's own message (file and line), not as a start timeout.
+        await runChecked(nginx, ['-t', '-q', '-p', dir, '-c', mainConfig])
+      },
       command: nginx,
       args: ['-p', dir, '-c', mainConfig],
       cwd: dir,
@@ -76,11 +72,5 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayServer>
     url,
   )
   await server.start()
-  return Object.assign(server, {
-    async reload(next: GatewayVariables & Record<string, string>) {
-      variables = next
-      await render(variables)
-      if (server.pid !== undefined) process.kill(server.pid, 'SIGHUP')
-    },
-  })
+  return server
 }

@@ -1,11 +1,6 @@
 export { ensureBinaries } from './ensure-binaries.js'
 export { type GatewayOptions, type GatewayServer, startGateway } from './gateway.js'
-export {
-  GATEWAY_TEMPLATE,
-  type GatewayVariables,
-  renderNginxTemplate,
-  upstreamServers,
-} from './gateway-config.js'
+export { GATEWAY_TEMPLATE, type GatewayVariables, renderNginxTemplate } from './gateway-config.js'
 export { aptInstallPackages, ensureTools } from './install-tools.js'
 export { type KafkaOptions, startKafka } from './kafka.js'
 export type { Log } from './log.js'

@@ -70,7 +70,9 @@ install() { # <work>
 build() { # <app> <work>
   pkg=$(package_name "$1" "$2")
   say "building $pkg and the workspace packages it depends on"
-  # --filter-prod: follow dependencies, not devDependencies, so test helpers are not compiled.
+  # --filter-prod: follow dependencies, not devDependencies, so test helpers are not compiled. A workspace
+  # package an app depends on is built with it: analytics-api's @adtrack/dashboard (its `vite build`, the
+  # static files analytics-api serves at /dashboard/), which `deploy` below then carries in node_modules.
   (cd "$2" && pnpm --filter-prod "$pkg..." run build)
 }
 

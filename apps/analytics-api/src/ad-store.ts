@@ -39,4 +39,18 @@ export class AdStore {
     this.known.add(id)
     return true
   }
+
+  /** Which of `ids` are ads (archived or not), in one query for those not already known. */
+  async existing(ids: string[]): Promise<Set<string>> {
+    const found = new Set(ids.filter((id) => this.known.has(id)))
+    const ask = ids.filter((id) => !found.has(id))
+    if (ask.length === 0) return found
+    const rows = await this.sql<{ id: string }[]>`select id from ads where id = any(${ask}::text[])`
+    for (const { id } of rows) {
+      found.add(id)
+      if (this.known.size >= this.maxKnown) this.known.clear()
+      this.known.add(id)
+    }
+    return found
+  }
 }

@@ -19,12 +19,16 @@ import type { AdAdminStore } from './ad-admin-store.js'
 import type { AdStore } from './ad-store.js'
 import { ADMIN_SECURITY_SCHEME, AdminKeys } from './admin-auth.js'
 import type { ClickCounts } from './click-counts.js'
+import { OverviewSource } from './overview-source.js'
 import type { PostgresClickCounts } from './postgres-click-counts.js'
 import { adminAdRoutes } from './routes/admin-ads.js'
 import { adRoutes } from './routes/ads.js'
 import { analyticsRoutes } from './routes/analytics.js'
+import { dashboardRoutes } from './routes/dashboard.js'
+import { dashboardAnalyticsRoutes } from './routes/dashboard-analytics.js'
 import { mediaRoutes } from './routes/media.js'
 import { vastRoutes } from './routes/vast.js'
+import type { SystemTraffic } from './system-traffic.js'
 
 export interface AnalyticsDeps {
   ads: AdStore
@@ -34,10 +38,17 @@ export interface AnalyticsDeps {
   counts: ClickCounts
   /** Exact counts in Postgres: time ranges, Redis's fallback, and what Redis no longer keeps. */
   postgresCounts: PostgresClickCounts
+  /** The whole system's traffic per minute (GET /analytics/overview). */
+  traffic: SystemTraffic
   registry: Registry
   readiness: Readiness
-  /** Epoch milliseconds, for the serve time signed into VAST tags; Date.now unless a test fixes it. */
+  /**
+   * Epoch milliseconds, for the serve time signed into VAST tags and the overview's clock; Date.now unless
+   * a test fixes it.
+   */
   now?: () => number
+  /** The dashboard's static build; DASHBOARD_DIR (routes/dashboard.ts) unless a test gives its own. */
+  dashboardDir?: string
 }
 
 const ANALYTICS_API_DOCS = {
@@ -67,10 +78,16 @@ export async function buildApp(config: AnalyticsConfig, deps: AnalyticsDeps) {
   await registerApiDocs(app, ANALYTICS_API_DOCS)
   addProbeRoutes(app, deps.readiness)
   await app.register(adRoutes, { ads: deps.ads })
-  await app.register(analyticsRoutes, {
+  const counts = { redis: deps.counts, postgres: deps.postgresCounts }
+  await app.register(analyticsRoutes, { ads: deps.ads, counts })
+  const now = deps.now ?? Date.now
+  await app.register(dashboardAnalyticsRoutes, {
     ads: deps.ads,
-    counts: { redis: deps.counts, postgres: deps.postgresCounts },
+    counts,
+    overview: new OverviewSource(deps.traffic, counts, now, app.log),
+    now,
   })
+  await app.register(dashboardRoutes, { prefix: '/dashboard', dir: deps.dashboardDir })
   await app.register(mediaRoutes)
   await app.register(vastRoutes, {
     ads: deps.ads,

@@ -79,43 +79,59 @@ export class ClickCounts implements CountsSource {
   }
 
   forAd(adId: string): Promise<Counts> {
+    return this.forAds([adId]).then(([counts]) => counts as Counts)
+  }
+
+  /** Each ad's lifetime counts, in the order given, in one pipeline (one round trip however many ads). */
+  forAds(adIds: string[]): Promise<Counts[]> {
     return this.policy.execute(async () => {
-      const results = await this.redis
-        .pipeline()
-        .get(this.keys.clickCount(adId))
-        .pfcount(this.keys.viewers(adId))
-        .hgetall(this.keys.invalid(adId))
-        .get(this.keys.playbackSum(adId))
-        .hgetall(this.keys.events(adId))
-        .hgetall(this.keys.errors(adId))
-        .hgetall(this.keys.invalidEvents(adId))
-        .pfcount(this.keys.impressionViewers(adId))
-        .exec()
+      const read = this.redis.pipeline()
+      for (const adId of adIds) {
+        read
+          .get(this.keys.clickCount(adId))
+          .pfcount(this.keys.viewers(adId))
+          .hgetall(this.keys.invalid(adId))
+          .get(this.keys.playbackSum(adId))
+          .hgetall(this.keys.events(adId))
+          .hgetall(this.keys.errors(adId))
+          .hgetall(this.keys.invalidEvents(adId))
+          .pfcount(this.keys.impressionViewers(adId))
+      }
+      const results = await read.exec()
       if (!results) throw new Error('redis pipeline returned nothing')
       for (const [err] of results) if (err) throw err
-      const [clicks, viewers, invalidHash, playback, events, errors, invalidEvents, impressionViewers] =
-        results.map(([, value]) => value) as [
-          string | null,
-          number,
-          Record<string, string>,
-          string | null,
-          Record<string, string>,
-          Record<string, string>,
-          Record<string, string>,
-          number,
-        ]
-      const invalid = noInvalidClicks()
-      for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
-      return {
-        clicks: Number(clicks ?? 0),
-        uniqueViewers: Number(viewers),
-        invalid,
-        playbackSum: Number(playback ?? 0),
-        events: { events: numbers(events), errors: numbers(errors) },
-        impressionViewers: Number(impressionViewers),
-        invalidEvents: Object.values(invalidEvents).reduce((sum, n) => sum + Number(n), 0),
-      }
+      const values = results.map(([, value]) => value)
+      return adIds.map((_, i) => adCounts(values.slice(i * AD_READS, (i + 1) * AD_READS)))
     })
+  }
+}
+
+/** The commands forAds pipelines per ad. */
+const AD_READS = 8
+
+/** One ad's counts from its AD_READS replies, in forAds' order. */
+function adCounts(replies: unknown[]): Counts {
+  const [clicks, viewers, invalidHash, playback, events, errors, invalidEvents, impressionViewers] =
+    replies as [
+      string | null,
+      number,
+      Record<string, string>,
+      string | null,
+      Record<string, string>,
+      Record<string, string>,
+      Record<string, string>,
+      number,
+    ]
+  const invalid = noInvalidClicks()
+  for (const reason of INVALID_REASONS) invalid[reason] = Number(invalidHash[reason] ?? 0)
+  return {
+    clicks: Number(clicks ?? 0),
+    uniqueViewers: Number(viewers),
+    invalid,
+    playbackSum: Number(playback ?? 0),
+    events: { events: numbers(events), errors: numbers(errors) },
+    impressionViewers: Number(impressionViewers),
+    invalidEvents: Object.values(invalidEvents).reduce((sum, n) => sum + Number(n), 0),
   }
 }
 

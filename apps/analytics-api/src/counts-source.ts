@@ -32,6 +32,8 @@ export interface Counts {
 export interface CountsSource {
   /** One ad's lifetime counts. */
   forAd(adId: string): Promise<Counts>
+  /** Several ads' lifetime counts, in the order given, in one read (GET /analytics/ads). */
+  forAds(adIds: string[]): Promise<Counts[]>
   /**
    * One ad's clicks and valid events per minute in [from, to) (epoch ms), by the minute's start; empty
    * minutes omitted.

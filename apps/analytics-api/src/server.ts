@@ -4,6 +4,7 @@ import {
   createLogger,
   loadConfigOrExit,
   Readiness,
+  registerRuntimeMetrics,
   routeProcessWarnings,
   startOpsServer,
 } from '@adtrack/service-runtime'
@@ -11,7 +12,7 @@ import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
-import { collectDefaultMetrics, Registry } from 'prom-client'
+import { Registry } from 'prom-client'
 import { buildApp } from './app.js'
 import { analyticsStores } from './stores.js'
 
@@ -29,7 +30,7 @@ if (loadTrackingKeys(config).development) {
 }
 const registry = new Registry()
 registry.setDefaultLabels({ service: 'analytics-api' })
-collectDefaultMetrics({ register: registry })
+registerRuntimeMetrics(registry)
 const sql = createSql(config.DATABASE_URL, { max: 10, applicationName: 'analytics-api' })
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))

@@ -6,6 +6,7 @@ import { AdStore } from './ad-store.js'
 import type { AnalyticsDeps } from './app.js'
 import { ClickCounts } from './click-counts.js'
 import { PostgresClickCounts } from './postgres-click-counts.js'
+import { SystemTraffic } from './system-traffic.js'
 
 /**
  * Every store analytics-api reads and writes, over one PostgreSQL pool and one Redis client: the one
@@ -15,11 +16,12 @@ export function analyticsStores(
   sql: Sql,
   redis: Redis,
   keys: RedisKeys,
-): Pick<AnalyticsDeps, 'ads' | 'adminAds' | 'counts' | 'postgresCounts'> {
+): Pick<AnalyticsDeps, 'ads' | 'adminAds' | 'counts' | 'postgresCounts' | 'traffic'> {
   return {
     ads: new AdStore(sql),
     adminAds: new AdAdminStore(sql),
     counts: new ClickCounts(redis, keys),
     postgresCounts: new PostgresClickCounts(sql),
+    traffic: new SystemTraffic(sql),
   }
 }

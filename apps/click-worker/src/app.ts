@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { ClassifyRules } from './classify.js'
 import { KafkaDeadLetters } from './dead-letters.js'
 import { type BatchContext, handleBatch, storesBreaker } from './handle-batch.js'
-import type { WorkerMetrics } from './metrics.js'
+import { keepPartitionLag, type WorkerMetrics } from './metrics.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 
@@ -89,13 +89,17 @@ export function buildWorker(
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true
     logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group')
+    void keepPartitionLag(metrics.partitionLag, e.payload.memberAssignment[config.KAFKA_TOPIC] ?? [])
   })
   consumer.on(consumer.events.CRASH, (e) => {
     joined = false
+    metrics.partitionLag.reset()
     logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed')
   })
+  // Out of the group, this worker holds no partition: its lag series go until it joins again.
   consumer.on(consumer.events.STOP, () => {
     joined = false
+    metrics.partitionLag.reset()
   })
 
   return {

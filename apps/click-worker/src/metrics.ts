@@ -1,9 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { registerRuntimeMetrics } from '@adtrack/service-runtime'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export function createWorkerMetrics() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'click-worker' })
-  collectDefaultMetrics({ register: registry })
+  registerRuntimeMetrics(registry)
   const storeErrors = new Counter({
     name: 'worker_store_errors_total',
     help: 'Failed operations of a partition batch, by store: postgres, redis, or kafka (the dead-letter topic); a record a store refused for its content counts once per delivery.',
@@ -12,6 +13,23 @@ export function createWorkerMetrics() {
   })
   // Exported at zero from the start, so that rate() and alerts see the series before the first failure.
   for (const store of ['postgres', 'redis', 'kafka']) storeErrors.inc({ store }, 0)
+  const events = new Counter({
+    name: 'worker_events_total',
+    help: 'Event records (version 2) processed, by event type and outcome: counted (valid), invalid (a bot; for click, any invalid-traffic reason), duplicate ((impression, event) already owned by another record), refused (a store refused it for its content; dead-lettered). A click event is counted in worker_clicks_total as well.',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  })
+  // The DeadLetters alert reads outcome="refused": present at zero before the first event.
+  for (const outcome of ['counted', 'invalid', 'duplicate', 'refused'])
+    events.inc({ type: 'impression', outcome }, 0)
+  const reconcileRuns = new Counter({
+    name: 'reconcile_runs_total',
+    help: 'Reconciliation runs, by outcome: ok, busy (another run held the lock), error.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  // ReconciliationFailing reads outcome="error" long before the first run (RECONCILE_INTERVAL, 10 min).
+  for (const outcome of ['ok', 'busy', 'error']) reconcileRuns.inc({ outcome }, 0)
   return {
     registry,
     batchSize: new Histogram({
@@ -32,12 +50,7 @@ export function createWorkerMetrics() {
       labelNames: ['result'],
       registers: [registry],
     }),
-    events: new Counter({
-      name: 'worker_events_total',
-      help: 'Event records (version 2) processed, by event type and outcome: counted (valid), invalid (a bot; for click, any invalid-traffic reason), duplicate ((impression, event) already owned by another record), refused (a store refused it for its content; dead-lettered). A click event is counted in worker_clicks_total as well.',
-      labelNames: ['type', 'outcome'],
-      registers: [registry],
-    }),
+    events,
     invalidClicks: new Counter({
       name: 'worker_invalid_clicks_total',
       help: 'Clicks stored as invalid traffic and left out of click_count, by reason.',
@@ -67,12 +80,7 @@ export function createWorkerMetrics() {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    reconcileRuns: new Counter({
-      name: 'reconcile_runs_total',
-      help: 'Reconciliation runs, by outcome: ok, busy (another run held the lock), error.',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
+    reconcileRuns,
     reconcileDrift: new Gauge({
       name: 'reconcile_drift_clicks',
       help: 'Redis minus Postgres click count per ad found by the last reconciliation (before repair).',
@@ -98,3 +106,19 @@ export function createWorkerMetrics() {
   }
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>
+
+/**
+ * Drops worker_partition_lag for every partition this worker no longer holds. A revoked partition's last
+ * value would otherwise stay exported for ever: stale, and counted twice in sum() once its new owner
+ * reports it too. kafkajs has no revoke event; GROUP_JOIN, after every rebalance, carries the assignment.
+ */
+export async function keepPartitionLag(
+  gauge: WorkerMetrics['partitionLag'],
+  assigned: Iterable<number>,
+): Promise<void> {
+  const keep = new Set([...assigned].map(String))
+  for (const { labels } of (await gauge.get()).values) {
+    const partition = String(labels.partition)
+    if (!keep.has(partition)) gauge.remove({ partition })
+  }
+}

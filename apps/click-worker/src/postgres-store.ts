@@ -51,7 +51,8 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
   )
   // The final select reads the snapshot taken before the insert, so the union is: rows this statement
   // created plus rows that already existed. A duplicate id inside the batch goes to its earliest record.
-  // The per-minute rollup adds only the rows this statement created, so it is exact on redelivery.
+  // The per-minute rollup adds only the rows this statement created, so it is exact on redelivery, its
+  // invalid clicks by reason included (migration 0008; the dashboard's overview sums them).
   const rows = await sql<
     {
       click_id: string
@@ -73,16 +74,25 @@ export async function insertClicks(sql: Sql, batch: PositionedClick[]): Promise<
       returning click_id, kafka_partition, kafka_offset, invalid_reason, ad_id, received_at, playback_time
     ),
     rolled_up as (
-      insert into click_minutes (ad_id, minute, valid, invalid, playback_sum)
+      insert into click_minutes (ad_id, minute, valid, invalid, playback_sum, invalid_bot, invalid_repeat,
+                                 invalid_over_budget, invalid_inactive_ad)
       select ad_id, date_trunc('minute', received_at),
              count(*) filter (where invalid_reason is null),
              count(*) filter (where invalid_reason is not null),
-             coalesce(sum(playback_time) filter (where invalid_reason is null), 0)
+             coalesce(sum(playback_time) filter (where invalid_reason is null), 0),
+             count(*) filter (where invalid_reason = 'bot'),
+             count(*) filter (where invalid_reason = 'repeat'),
+             count(*) filter (where invalid_reason = 'over_budget'),
+             count(*) filter (where invalid_reason = 'inactive_ad')
       from inserted group by 1, 2
       on conflict (ad_id, minute) do update set
         valid = click_minutes.valid + excluded.valid,
         invalid = click_minutes.invalid + excluded.invalid,
-        playback_sum = click_minutes.playback_sum + excluded.playback_sum
+        playback_sum = click_minutes.playback_sum + excluded.playback_sum,
+        invalid_bot = click_minutes.invalid_bot + excluded.invalid_bot,
+        invalid_repeat = click_minutes.invalid_repeat + excluded.invalid_repeat,
+        invalid_over_budget = click_minutes.invalid_over_budget + excluded.invalid_over_budget,
+        invalid_inactive_ad = click_minutes.invalid_inactive_ad + excluded.invalid_inactive_ad
     )
     select click_id, kafka_partition, kafka_offset::text, invalid_reason from inserted
     union all

@@ -195,6 +195,16 @@ describe('recordClicks', () => {
     expect(await redisCount(ad)).toBe(2)
     expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '1', bot: '1' })
     expect(await redis.hgetall(keys.invalid(paused))).toEqual({ inactive_ad: '1' })
+    // The rollup keeps the reasons too (the overview's invalid traffic), once each on redelivery.
+    await recordClicks({ topic, partition: 0, records: records(batch) }, stores())
+    const byReason = await db.sql<{ ad_id: string; reasons: number[] }[]>`
+      select ad_id, array[sum(invalid)::int, sum(invalid_bot)::int, sum(invalid_repeat)::int,
+                          sum(invalid_over_budget)::int, sum(invalid_inactive_ad)::int] as reasons
+      from click_minutes where ad_id in (${ad}, ${paused}) group by ad_id`
+    expect(Object.fromEntries(byReason.map((r) => [r.ad_id, r.reasons]))).toEqual({
+      [ad]: [2, 1, 1, 0, 0],
+      [paused]: [1, 0, 0, 0, 1],
+    })
     // An archived ad is not active either, whatever its status says.
     const archived = await newAd()
     await db.sql`update ads set archived_at = now() where id = ${archived}`
@@ -259,11 +269,16 @@ describe('recordClicks', () => {
     expect(await redis.zscore(keys.topMinute(epoch), ad)).toBe('2')
     expect(await redis.zscore(keys.topMinute(epoch + 1), ad)).toBe('1')
     expect(await redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(3600)
-    const rollup = await db.sql<{ minute: Date; valid: number; invalid: number; playback_sum: string }[]>`
-      select minute, valid, invalid, playback_sum::text from click_minutes where ad_id = ${ad} order by minute`
-    expect(rollup.map((r) => [r.minute.toISOString(), r.valid, r.invalid, r.playback_sum])).toEqual([
-      ['2026-11-25T09:30:00.000Z', 2, 0, '12'],
-      ['2026-11-25T09:31:00.000Z', 1, 1, '9'],
+    const rollup = await db.sql<
+      { minute: Date; valid: number; invalid: number; playback_sum: string; invalid_bot: number }[]
+    >`
+      select minute, valid, invalid, playback_sum::text, invalid_bot from click_minutes
+      where ad_id = ${ad} order by minute`
+    expect(
+      rollup.map((r) => [r.minute.toISOString(), r.valid, r.invalid, r.playback_sum, r.invalid_bot]),
+    ).toEqual([
+      ['2026-11-25T09:30:00.000Z', 2, 0, '12', 0],
+      ['2026-11-25T09:31:00.000Z', 1, 1, '9', 1],
     ])
   })
 

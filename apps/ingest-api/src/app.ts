@@ -34,6 +34,10 @@ export interface IngestDeps {
   refusedClicks?: Counter<'reason'>
   /** tracking_token_refusals_total{reason} */
   tokenRefusals?: Counter<'reason'>
+  /** clicks_accepted_total{route} */
+  acceptedClicks?: Counter<'route'>
+  /** tracking_events_accepted_total{route,event} */
+  acceptedEvents?: Counter<'route' | 'event'>
   /** How often event-loop delay and heap are sampled for load shedding (default 1 s). */
   pressureSampleMs?: number
   /** Shared store of the per-IP rate limit; without it each process counts on its own. */
@@ -108,6 +112,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
         catalog: deps.catalog,
         producer: deps.producer,
         refused: deps.refusedClicks,
+        accepted: deps.acceptedClicks,
         batchMaxClicks: config.BATCH_MAX_CLICKS,
       })
     })
@@ -127,6 +132,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps) {
       corsOrigins: trackingCorsOrigin(config.TRACKING_CORS_ORIGINS),
       refused: deps.refusedClicks,
       tokenRefusals: deps.tokenRefusals,
+      acceptedEvents: deps.acceptedEvents,
       batchMaxEvents: config.BATCH_MAX_CLICKS,
     })
   })

@@ -104,6 +104,8 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
     readiness,
     refusedClicks: metrics.refusedClicks,
     tokenRefusals: metrics.tokenRefusals,
+    acceptedClicks: metrics.acceptedClicks,
+    acceptedEvents: metrics.acceptedEvents,
     rateLimitRedis,
     pressureSampleMs: overrides.pressureSampleMs,
   })

@@ -1,12 +1,31 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { registerRuntimeMetrics } from '@adtrack/service-runtime'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AdCatalog } from './ad-catalog.js'
 import type { ClickProducer } from './click-producer.js'
 import { TOKEN_REFUSAL_LABELS } from './tracking-message.js'
 
+/** The routes that accept clicks (version 1 records), as Fastify names them: clicks_accepted_total{route}. */
+export const CLICK_ROUTES = ['/ads/click', '/ads/clicks'] as const
+/** The routes that accept tracking events: tracking_events_accepted_total{route}. */
+export const TRACKING_ROUTES = [
+  '/track/:ad_id/:event',
+  '/track/:ad_id/clickthrough',
+  '/track/events',
+] as const
+
+/** clicks_refused_total's reasons: the 503s (load shedding, the producer's refusals) and the 429. */
+export const REFUSAL_REASONS = [
+  'overloaded',
+  'queue_full',
+  'spool_full',
+  'not_durable',
+  'rate_limited',
+] as const
+
 export function createRegistry() {
   const registry = new Registry()
   registry.setDefaultLabels({ service: 'ingest-api' })
-  collectDefaultMetrics({ register: registry })
+  registerRuntimeMetrics(registry)
   const produceSeconds = new Histogram({
     name: 'kafka_produce_duration_seconds',
     help: 'Time for one batch of clicks to be acknowledged by Kafka, by outcome.',
@@ -43,6 +62,24 @@ export function createRegistry() {
   })
   // Every reason present from the start, at zero: a rate() over a series that appears late misses its first hits.
   for (const reason of TOKEN_REFUSAL_LABELS) tokenRefusals.inc({ reason }, 0)
+  for (const reason of REFUSAL_REASONS) refusedClicks.inc({ reason }, 0)
+  // NOTE: what was accepted is counted here, not read from http_requests_total: a 200 of POST /ads/clicks
+  // or /track/events carries anything from 0 to BATCH_MAX_CLICKS accepted items, and a pixel's 200 is also
+  // answered for a refused token. The alerts and the dashboard read these two.
+  const acceptedClicks = new Counter({
+    name: 'clicks_accepted_total',
+    help: 'Clicks made durable (Kafka acknowledged, or fsynced in the spool) and acknowledged to the client, by route: /ads/click (one per 202) or /ads/clicks (one per accepted item).',
+    labelNames: ['route'],
+    registers: [registry],
+  })
+  for (const route of CLICK_ROUTES) acceptedClicks.inc({ route }, 0)
+  const acceptedEvents = new Counter({
+    name: 'tracking_events_accepted_total',
+    help: 'Tracking events (version 2 records) made durable and acknowledged, by route (the pixel, the click-through, the SDK route) and event: impressions, playback events, errors and clicks of impressions.',
+    labelNames: ['route', 'event'],
+    registers: [registry],
+  })
+  for (const route of TRACKING_ROUTES) acceptedEvents.inc({ route, event: 'impression' }, 0)
   return {
     registry,
     produceSeconds,
@@ -51,6 +88,8 @@ export function createRegistry() {
     replayedClicks,
     refusedClicks,
     tokenRefusals,
+    acceptedClicks,
+    acceptedEvents,
   }
 }
 

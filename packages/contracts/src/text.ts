@@ -43,6 +43,11 @@ export const NON_BLANK_TEXT_PATTERN = `^[${ALLOWED_SPACE_CLASS}]*[^\\s${FORBIDDE
 /** An absolute http(s) URL with a host, with neither white space nor a forbidden character anywhere. */
 export const HTTP_URL_PATTERN = `^https?://[^\\s/?#${FORBIDDEN_TEXT_CLASS}]+([/?#][^\\s${FORBIDDEN_TEXT_CLASS}]*)?$`
 
+/** One ad id as contracts' AdId has it: 1-64 letters, digits, dot, underscore, colon or hyphen. */
+const AD_ID_IN_LIST = '[A-Za-z0-9][A-Za-z0-9._:-]{0,63}'
+/** 1 to 100 comma-separated ad ids (GET /analytics/ads; 100 is dashboard.ts's MAX_ANALYTICS_ADS). */
+export const AD_IDS_PATTERN = `^${AD_ID_IN_LIST}(,${AD_ID_IN_LIST}){0,99}$`
+
 /**
  * What a value failing one of these patterns is missing, in words: validators report the pattern, which
  * tells a person little. (A map rather than a keyword in the schemas, which stay plain JSON Schema.)
@@ -53,6 +58,8 @@ export const PATTERN_MEANINGS: Readonly<Record<string, string>> = {
     'must contain a character other than a space, and no control characters or invalid Unicode',
   [HTTP_URL_PATTERN]:
     'must be an absolute http:// or https:// URL, without spaces, control characters or invalid Unicode',
+  [AD_IDS_PATTERN]:
+    'must be 1 to 100 ad ids separated by commas, each 1-64 letters, digits, dot, underscore, colon or hyphen',
 }
 
 /** A string schema that holds free text: FREE_TEXT_PATTERN, with the given bounds and description. */

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from './config.js'
 import {
@@ -84,6 +85,24 @@ describe('impression tokens', () => {
     expect(verifyImpression(keys, token, options).ok).toBe(true)
     const later = mintImpression(keys, 'ad.1', NOW + options.maxSkewMs + 1).token
     expect(verifyImpression(keys, later, options)).toEqual({ ok: false, reason: 'from_the_future' })
+  })
+
+  it('signs exactly the bytes earlier releases signed, so tokens already served keep verifying', () => {
+    // Pinned from the release before the MAC input was built as one string: a tag served by an
+    // analytics-api pod not yet updated must verify on an updated ingest-api, and the reverse.
+    const pinned = 'v1.k2.AAECAwQFBgcICQoLDA0ODw.1750000000000.uSKdytBEgTCckOnT1Hp-SA.ad.1'
+    const impression = { adId: 'ad.1', impressionId: 'AAECAwQFBgcICQoLDA0ODw', servedAt: NOW }
+    expect(signImpression(keys, impression)).toBe(pinned)
+    expect(verifyImpression(keys, pinned, options)).toEqual({ ok: true, ...impression })
+  })
+
+  it('holds the secrets as keys that never print', () => {
+    const printed = `${inspect(keys, { depth: 5 })} ${JSON.stringify(keys)}`
+    const secret = Buffer.from(NEW.slice(3))
+    expect(printed).not.toContain(NEW.slice(3))
+    // A Buffer would print as its bytes: in hex (inspect) or as numbers (JSON).
+    expect(printed).not.toContain(inspect(secret).slice(8, 40))
+    expect(printed).not.toContain(JSON.stringify([...secret]).slice(1, 30))
   })
 
   it('rotates: old tokens verify while both keys are configured, then are unknown_key', () => {

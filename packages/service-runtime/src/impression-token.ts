@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ConfigError } from './config.js'
 
 // Signed impression tokens: analytics-api mints one per VAST serve and puts it in every tracking URL of
@@ -24,7 +24,12 @@ const AD_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 
 export interface TrackingKey {
   id: string
-  secret: Buffer
+  /**
+   * NOTE: a KeyObject, made once when the keys are read, not a Buffer: createHmac given a Buffer turns it
+   * into a key anew on every call, which cost more than the HMAC itself (about 11 of 15 us per token,
+   * a sixth of the pixel route's CPU under load; see docs/performance.md). It also prints without the secret.
+   */
+  secret: KeyObject
 }
 /** The configured keys: the first signs, all verify. */
 export type TrackingKeys = readonly [TrackingKey, ...TrackingKey[]]
@@ -147,12 +152,12 @@ function splitToken(token: string): [string, string, string, string, string, str
  * id is signed too, so a token cannot be relabelled to another key holding the same secret.
  */
 function macOf(key: TrackingKey, adId: string, impressionId: string, servedAt: string): Buffer {
-  const hmac = createHmac('sha256', key.secret).update('adtrack-impression-v1\n')
+  // One update of the whole input rather than one per piece: the same bytes, fewer calls into C++.
+  let input = 'adtrack-impression-v1\n'
   for (const field of [key.id, adId, impressionId, servedAt]) {
-    const bytes = Buffer.from(field, 'utf8')
-    hmac.update(`${bytes.length}:`).update(bytes).update(',')
+    input += `${Buffer.byteLength(field, 'utf8')}:${field},`
   }
-  return hmac.digest().subarray(0, MAC_BYTES)
+  return createHmac('sha256', key.secret).update(input, 'utf8').digest().subarray(0, MAC_BYTES)
 }
 
 const MIN_SECRET_LENGTH = 32
@@ -189,8 +194,8 @@ export function loadTrackingKeys(config: { TRACKING_TOKEN_KEYS: string; NODE_ENV
   return { keys, development }
 }
 
-const developmentSecret = Buffer.from(
-  DEVELOPMENT_TRACKING_KEYS.slice(DEVELOPMENT_TRACKING_KEYS.indexOf(':') + 1),
+const developmentSecret = createSecretKey(
+  Buffer.from(DEVELOPMENT_TRACKING_KEYS.slice(DEVELOPMENT_TRACKING_KEYS.indexOf(':') + 1), 'utf8'),
 )
 
 export function parseTrackingKeys(text: string): TrackingKeys {
@@ -209,7 +214,7 @@ export function parseTrackingKeys(text: string): TrackingKeys {
     else if (secret.length < MIN_SECRET_LENGTH)
       problems.push(`${where} (key "${id}"): secret is shorter than ${MIN_SECRET_LENGTH} characters`)
     else if (/[\s,]/.test(secret)) problems.push(`${where} (key "${id}"): secret contains a space`)
-    else keys.push({ id, secret: Buffer.from(secret, 'utf8') })
+    else keys.push({ id, secret: createSecretKey(Buffer.from(secret, 'utf8')) })
   })
   const [first, ...rest] = keys
   if (problems.length > 0 || !first)

@@ -62,6 +62,7 @@ export function analyticsApiSpec(): Promise<Record<string, unknown>> {
     adminAds: unused('adminAds'),
     counts: unused('counts'),
     postgresCounts: unused('postgresCounts'),
+    traffic: unused('traffic'),
     registry: new Registry(),
     readiness: new Readiness({}),
   }

@@ -264,7 +264,10 @@ describe('dashboard and alert rules (the metrics they name are checked against r
     // What the issue asks the dashboard to show, each by a panel title.
     const titles = panels.map((p) => p.title.toLowerCase()).join('\n')
     for (const topic of [
-      'accepted and refused',
+      'clicks accepted',
+      'tracking events accepted',
+      'refused with 503',
+      'rate limited (429)',
       'ingest latency',
       'kafka produce errors',
       'breaker',
@@ -273,21 +276,72 @@ describe('dashboard and alert rules (the metrics they name are checked against r
       'batch duration',
       'end-to-end delay',
       'postgresql and redis',
+      'dead letters',
+      'memory against limit',
+      'event-loop delay',
+      'postgresql connections',
+      'replicas',
     ])
       expect(titles).toContain(topic)
+  })
+
+  it('the dashboard: namespace and pod variables every service query uses, one unit per panel, both click routes, 503 apart from 429', () => {
+    const variables = (dashboard.templating?.list ?? []) as { name: string; allValue?: string }[]
+    expect(variables.map((v) => v.name)).toEqual(['namespace', 'pod'])
+    // All must match series without the label too (Compose has no namespace or pod).
+    for (const v of variables) expect(v.allValue, v.name).toBe('.*')
+    for (const panel of allPanels(dashboard).filter((p) => p.type !== 'row')) {
+      // One unit per panel: rates are never drawn against gauges or states on one axis.
+      expect(panel.fieldConfig?.defaults?.unit, panel.title).toBeTruthy()
+      expect(panel.fieldConfig?.overrides ?? [], panel.title).toEqual([])
+      expect(panel.description, panel.title).toBeTruthy()
+      for (const t of panel.targets as { expr: string }[])
+        if (/service="/.test(t.expr))
+          for (const selector of t.expr.match(/\{[^}]*service="[^}]*\}/g) ?? [])
+            expect(selector, panel.title).toMatch(/namespace=~"\$namespace", pod=~"\$pod"/)
+    }
+    const exprs = dashboardQueries(dashboard).map((q) => q.expr)
+    expect(exprs.some((e) => e.includes('clicks_accepted_total'))).toBe(true)
+    expect(exprs.some((e) => /route=~"\/ads\/click\|\/ads\/clicks/.test(e))).toBe(true)
+    // No query counts clicks from one route's status codes any more.
+    expect(exprs.filter((e) => e.includes('route="/ads/click"'))).toEqual([])
+    const refused = allPanels(dashboard).filter((p) => /refused|rate limited/i.test(p.title))
+    for (const p of refused)
+      for (const t of p.targets as { expr: string }[])
+        if (t.expr.includes('clicks_refused_total'))
+          expect(t.expr, p.title).toMatch(/reason(!=|=)"rate_limited"/)
   })
 
   it('the alert rules load as Prometheus loads them, and each has a severity and a summary', () => {
     const alerts = rules.map((r) => r.alert)
     for (const wanted of [
       'ServiceDown',
+      'ServiceNotScraped',
       'ClickBacklogGrowing',
       'SpoolNotDraining',
       'KafkaBreakerOpen',
       'High5xxRate',
       'NoClicks',
+      'DeadLetters',
+      'ReconciliationDrift',
+      'AdCatalogStale',
+      'AutoscalerAtMaximum',
     ])
       expect(alerts).toContain(wanted)
+    const byName = (name: string) => rules.find((r) => r.alert === name) as Rule
+    // Batch clients count: the click alerts read clicks_accepted_total (both routes), not one route's 202s.
+    for (const name of ['ClickBacklogGrowing', 'NoClicks'])
+      expect(
+        byName(name).selectors.map((s) => s.metric),
+        name,
+      ).toContain('clicks_accepted_total')
+    // A scrape in half-open must not reset a breaker alert.
+    for (const name of ['KafkaBreakerOpen', 'WorkerStoresBreakerOpen'])
+      expect(byName(name).expr, name).toMatch(/(max|min)_over_time\(/)
+    // Ratios only above a minimum of traffic.
+    for (const name of ['High5xxRate', 'ClicksRefused', 'ClickBacklogGrowing', 'TrackingTokensRefused'])
+      expect(byName(name).expr, name).toMatch(/\n\s*and (on \(\))?[\s\S]*> (1|0\.1)\s*$/)
+    expect(byName('ServiceNotScraped').expr).toMatch(/absent\(/)
     for (const r of rules) {
       expect(r.error, r.alert).toBeUndefined()
       expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity)

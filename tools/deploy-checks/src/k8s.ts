@@ -50,7 +50,7 @@ export interface ValidationResult {
 }
 
 /**
- * kubeconform, strict, against the Kubernetes API schemas of each pinned version plus KEDA's CRD, from
+ * kubeconform, strict, against the Kubernetes API schemas of each pinned version plus the CRDs of KEDA and the Prometheus Operator, from
  * local files only. A kind with no schema is a problem, not a skip. Inputs are named manifests (one
  * kubeconform run per Kubernetes version covers them all: compiling the schemas is the slow part).
  */

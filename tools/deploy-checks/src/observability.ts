@@ -1,13 +1,18 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { observabilityDir } from './paths.js'
+import { observabilityDir, repoRoot } from './paths.js'
 import { type Log, runChecked, stderrLog } from './run.js'
 import { ensureDeployLint } from './tools.js'
 
 export const dashboardFile = join(observabilityDir, 'grafana/dashboards/ad-tracking.json')
+/** Rules on the services' own series: Compose's Prometheus and the PrometheusRule load them. */
 export const rulesDir = join(observabilityDir, 'prometheus/rules')
+/** Rules on kube-state-metrics series: the PrometheusRule only. */
+export const kubernetesRulesDir = join(observabilityDir, 'prometheus/kubernetes')
 export const pendingFile = join(observabilityDir, 'pending.yml')
+export const externalSeriesFile = join(observabilityDir, 'external-series.yml')
+export const runbooksFile = join(repoRoot, 'docs/runbooks.md')
 
 /** A PromQL expression and where it is used. */
 export interface Query {
@@ -94,10 +99,14 @@ export function pendingQueries(pending: Pending): Query[] {
 
 /** Grafana's own variables, replaced by what they stand for at query time, so that PromQL parses. */
 export function grafanaToPromql(expr: string): string {
-  return expr
-    .replaceAll('$__rate_interval', '1m')
-    .replaceAll('$__interval', '15s')
-    .replaceAll('$__range', '1h')
+  return (
+    expr
+      .replaceAll('$__rate_interval', '1m')
+      .replaceAll('$__interval', '15s')
+      .replaceAll('$__range', '1h')
+      // The dashboard's own variables (namespace, pod): in regex matchers, where All is `.*`.
+      .replaceAll(/\$\{?[a-z]\w*\}?/g, '.*')
+  )
 }
 
 /** Each expression's selectors, by Prometheus's own parser (deploy-lint promql). */
@@ -111,11 +120,54 @@ export async function parseQueries(queries: Query[], log: Log = stderrLog): Prom
   return queries.map((q, i) => ({ ...q, ...(out[i] as { error?: string; selectors: Selector[] }) }))
 }
 
+/** The rule files of a folder (both by default). */
+export async function ruleFiles(dirs: string[] = [rulesDir, kubernetesRulesDir]): Promise<string[]> {
+  const files: string[] = []
+  for (const dir of dirs)
+    files.push(
+      ...(await readdir(dir))
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(dir, f)),
+    )
+  return files
+}
+
 /** The alerting rules as Prometheus loads them (deploy-lint rules: rulefmt), with their selectors. */
-export async function loadRules(log: Log = stderrLog): Promise<Rule[]> {
+export async function loadRules(
+  log: Log = stderrLog,
+  dirs: string[] = [rulesDir, kubernetesRulesDir],
+): Promise<Rule[]> {
   const lint = await ensureDeployLint(log)
-  const files = (await readdir(rulesDir)).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(rulesDir, f))
-  return JSON.parse(await runChecked(lint, ['rules', ...files])) as Rule[]
+  return JSON.parse(await runChecked(lint, ['rules', ...(await ruleFiles(dirs))])) as Rule[]
+}
+
+/** A rule file's groups as written (what a PrometheusRule's spec.groups holds). */
+export interface RuleGroup {
+  name: string
+  rules: {
+    alert?: string
+    record?: string
+    expr: string
+    for?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+  }[]
+}
+
+export async function readRuleGroups(files: string[]): Promise<RuleGroup[]> {
+  const groups: RuleGroup[] = []
+  for (const file of files)
+    groups.push(...(parseYaml(await readFile(file, 'utf8')) as { groups: RuleGroup[] }).groups)
+  return groups
+}
+
+/** Series from other exporters (kube-state-metrics, CloudNativePG) a query may name: name -> labels. */
+export async function loadExternalSeries(): Promise<Map<string, string[]>> {
+  const file = parseYaml(await readFile(externalSeriesFile, 'utf8')) as {
+    series: { name: string; labels: string[] }[]
+  }
+  return new Map(file.series.map((s) => [s.name, s.labels]))
 }
 
 // --- what the services export ------------------------------------------------------------------------
@@ -190,7 +242,9 @@ export function indexExposition(scrapes: Record<string, string>): Exposition {
 
 /** Series Prometheus makes itself for every target, and the labels it gives every series it scrapes. */
 const PROMETHEUS_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped'])
-const TARGET_LABELS = new Set(['job', 'instance'])
+// In Kubernetes the Prometheus Operator adds namespace, pod, container, service and endpoint to every
+// target; the dashboard's variables match namespace and pod (empty under Compose, where All matches).
+const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'container', 'endpoint'])
 
 export interface MetricCheck {
   /** Each problem names the query and what is wrong with it. */
@@ -214,6 +268,8 @@ export function checkQueries(
   exposition: Exposition,
   pending: Pending,
   allowPending: boolean,
+  /** Series other exporters make, with their labels (external-series.yml); none unless given. */
+  external: Map<string, string[]> = new Map(),
 ): MetricCheck {
   const index = exposition.series
   const problems: string[] = []
@@ -239,6 +295,14 @@ export function checkQueries(
       }
       const exported = index.get(s.metric)
       const pendingName = pendingMetricOf(s.metric)
+      const externalLabels = external.get(s.metric)
+      if (!exported && externalLabels) {
+        used.add(s.metric)
+        for (const m of s.matchers)
+          if (!TARGET_LABELS.has(m.name) && !externalLabels.includes(m.name))
+            problems.push(`${q.where}: ${s.metric} has no label ${m.name} (external-series.yml)`)
+        continue
+      }
       if (!exported) {
         if (pendingName && allowPending) {
           const where = pendingUse.get(pendingName) ?? []

@@ -1,5 +1,5 @@
 // Over 300 lines: every pinned tool and how it is installed lives here, so that a version bump, and what it
-// downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and KEDA's CRD).
+// downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and the CRDs).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
@@ -29,6 +29,8 @@ export const PINS = {
   kubeconform: { module: 'github.com/yannh/kubeconform/cmd/kubeconform', version: 'v0.7.0' },
   /** KEDA's CustomResourceDefinitions, from its Go module (config/crd/bases). */
   keda: { module: 'github.com/kedacore/keda/v2', version: 'v2.17.2' },
+  /** The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule), from its Go module. */
+  prometheusOperator: { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' },
   /**
    * The Kubernetes API's JSON schemas (generated from its OpenAPI, strict variants), from the PyPI
    * package kubernetes-validate. The manifests are validated against the oldest and newest Kubernetes
@@ -186,19 +188,23 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
- * version in PINS, each with KEDA's ScaledObject added. Returns version -> folder.
+ * version in PINS, each with KEDA's ScaledObject and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule added. Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
     const pins = PINS.kubernetesSchemas
-    const root = join(toolsCacheDir, 'schemas', `${pins.package}-${pins.version}-keda-${PINS.keda.version}`)
+    const root = join(
+      toolsCacheDir,
+      'schemas',
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}`,
+    )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
     await withLock(`${root}.lock`, async () => {
       if (existsSync(join(root, '.complete'))) return
       await rm(root, { recursive: true, force: true })
       await writeKubernetesSchemas(root, log)
-      await writeKedaSchemas(Object.values(folders), log)
+      await writeCrdSchemas(Object.values(folders), log)
       await writeFile(join(root, '.complete'), `${new Date().toISOString()}\n`)
     })
     return folders
@@ -298,23 +304,36 @@ async function findPip(log: Log): Promise<string[]> {
   throw new Error('pip is missing: install python3-pip')
 }
 
-/** KEDA's ScaledObject CRD as a strict JSON schema, named as kubeconform looks it up. */
-async function writeKedaSchemas(folders: string[], log: Log): Promise<void> {
+/** The CRDs the manifests use, by Go module, and each one's file in it. */
+const CRDS = [
+  { pin: PINS.keda, files: ['config/crd/bases/keda.sh_scaledobjects.yaml'] },
+  {
+    pin: PINS.prometheusOperator,
+    files: ['servicemonitors', 'podmonitors', 'prometheusrules'].map(
+      (kind) => `example/prometheus-operator-crd/monitoring.coreos.com_${kind}.yaml`,
+    ),
+  },
+]
+
+/** KEDA's ScaledObject and the Prometheus Operator's CRDs as strict JSON schemas, named as kubeconform looks them up. */
+async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
-  log(`go mod download ${PINS.keda.module}@${PINS.keda.version} (KEDA's CRDs; first run only)`)
-  const info = JSON.parse(
-    await runChecked(go, ['mod', 'download', '-json', `${PINS.keda.module}@${PINS.keda.version}`], { env }),
-  ) as { Dir?: string; Error?: string }
-  if (!info.Dir) throw new Error(`go mod download: ${info.Error ?? 'no Dir'}`)
-  const crd = parseYaml(
-    await readFile(join(info.Dir, 'config/crd/bases/keda.sh_scaledobjects.yaml'), 'utf8'),
-  ) as CustomResourceDefinition
-  const kind = crd.spec.names.kind.toLowerCase()
-  const group = crd.spec.group.split('.')[0]
-  for (const version of crd.spec.versions) {
-    const schema = strictSchema(version.schema.openAPIV3Schema)
-    for (const folder of folders)
-      await writeFile(join(folder, `${kind}-${group}-${version.name}.json`), JSON.stringify(schema))
+  for (const { pin, files } of CRDS) {
+    log(`go mod download ${pin.module}@${pin.version} (CRDs; first run only)`)
+    const info = JSON.parse(
+      await runChecked(go, ['mod', 'download', '-json', `${pin.module}@${pin.version}`], { env }),
+    ) as { Dir?: string; Error?: string }
+    if (!info.Dir) throw new Error(`go mod download: ${info.Error ?? 'no Dir'}`)
+    for (const file of files) {
+      const crd = parseYaml(await readFile(join(info.Dir, file), 'utf8')) as CustomResourceDefinition
+      const kind = crd.spec.names.kind.toLowerCase()
+      const group = crd.spec.group.split('.')[0]
+      for (const version of crd.spec.versions) {
+        const schema = strictSchema(version.schema.openAPIV3Schema)
+        for (const folder of folders)
+          await writeFile(join(folder, `${kind}-${group}-${version.name}.json`), JSON.stringify(schema))
+      }
+    }
   }
 }
 

@@ -27,6 +27,7 @@ export function upSummary(input: SummaryInput): string {
   return [
     '',
     'ad-tracking is running',
+    row('dashboard', `${gateway}/dashboard/   the advertisers' dashboard (served by analytics-api)`),
     row('gateway', `${gateway}   nginx with deploy/compose/nginx (the Ingress's routes)`),
     row('', '/ads/click, /ads/clicks and /track/ -> ingest-api, everything else -> analytics-api'),
     row('ingest-api', `${local(ports.ingest)}   metrics ${local(ports.ingestMetrics, '/metrics')}`),

@@ -174,6 +174,30 @@ describe('the gateway in front of the services', () => {
     expect(errorCode(bad)).toBe('VALIDATION_FAILED')
   })
 
+  it('passes the overview’s ETag and 304 through unchanged, for the dashboard’s conditional polling', async () => {
+    const first = await fetch(`${gateway.url}/analytics/overview`)
+    expect(first.status).toBe(200)
+    const etag = first.headers.get('etag') as string
+    expect(etag).toMatch(/^W\/"/)
+    expect(first.headers.get('cache-control')).toBe('no-cache')
+    const again = await fetch(`${gateway.url}/analytics/overview`, { headers: { 'if-none-match': etag } })
+    expect(again.status).toBe(304)
+    expect(again.headers.get('etag')).toBe(etag)
+    expect(await again.text()).toBe('')
+  })
+
+  it('sends /dashboard/ to analytics-api with no route of its own, the page’s headers intact', async () => {
+    const page = await fetch(`${gateway.url}/dashboard/`)
+    // Built (apps/dashboard) or not, the answer is analytics-api's: the page, or its 503 saying how to build it.
+    if (page.status === 200) expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    else expect(errorCode(await read(page))).toBe('DASHBOARD_NOT_BUILT')
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'self'; script-src 'self';/)
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    const bare = await fetch(`${gateway.url}/dashboard`, { redirect: 'manual' })
+    expect(bare.status).toBe(301)
+    expect(bare.headers.get('location')).toBe('/dashboard/')
+  })
+
   it('sends the tracking routes under /track/ to ingest-api: pixel, click-through, SDK route and its preflight', async () => {
     // Without a token nothing is counted, but the answers are ingest-api's alone (analytics-api would 404).
     const pixel = await fetch(`${gateway.url}/track/1/impression?t=[TOKEN]&cb=123`)

@@ -41,7 +41,16 @@ export async function createTopic(topic: string, partitions = 3): Promise<void> 
   const admin = testKafka().admin()
   await admin.connect()
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] })
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: partitions }] })
+    // TRICKY: a KRaft broker may answer "does not host this topic-partition" for a moment after the
+    // controller created the topic, and kafkajs's waitForLeaders does not retry that (see service-runtime's
+    // ensureTopic, which the services use). Offsets come from each partition's leader itself, so once they
+    // all answer, a test can produce or subscribe at once.
+    await waitFor(
+      async () =>
+        (await admin.fetchTopicOffsets(topic).catch(() => [])).length === partitions ? true : undefined,
+      { timeoutMs: 30_000, intervalMs: 200, what: `every partition of ${topic} served` },
+    )
   } finally {
     await admin.disconnect()
   }

@@ -102,6 +102,7 @@ export const clickBatchRoute: FastifyPluginAsyncTypebox<ClickRouteOptions> = asy
       })
       let accepted = 0
       for (const r of results) if (r.status === 'accepted') accepted++
+      opts.accepted?.inc({ route: request.routeOptions.url }, accepted)
       return { accepted, rejected: results.length - accepted, results }
     },
   )

@@ -16,6 +16,8 @@ export interface ClickRouteOptions {
   producer: ClickProducer
   /** clicks_refused_total{reason} */
   refused?: Counter<'reason'>
+  /** clicks_accepted_total{route}: one per click acknowledged as durable. */
+  accepted?: Counter<'route'>
   /** Most clicks one POST /ads/clicks may carry (BATCH_MAX_CLICKS); more is 413. */
   batchMaxClicks?: number
 }
@@ -71,6 +73,7 @@ export const clickRoutes: FastifyPluginAsyncTypebox<ClickRouteOptions> = async (
         { reply, log: request.log, refused: opts.refused },
       )
       if (shed) return shed
+      opts.accepted?.inc({ route: request.routeOptions.url })
       reply.code(202)
       return { status: 'Click recorded' as const, click_id }
     },

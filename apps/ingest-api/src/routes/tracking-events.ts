@@ -106,6 +106,7 @@ export function addTrackingEventsRoute(app: TrackingApp, opts: TrackingRouteOpti
       if (sent.shed) return overloaded(reply)
       sent.refusals.forEach((refused, k) => {
         const message = messages[k] as EventMessage
+        if (!refused) opts.acceptedEvents?.inc({ route: request.routeOptions.url, event: message.type })
         results[indexes[k] as number] = refused
           ? rejected(503, refused.code, refused.message)
           : { status: 'accepted', event: message.type, impression_id: message.impression_id }

@@ -32,6 +32,8 @@ export interface TrackingRouteOptions {
   refused?: Counter<'reason'>
   /** tracking_token_refusals_total{reason} */
   tokenRefusals?: Counter<'reason'>
+  /** tracking_events_accepted_total{route,event}: one per event acknowledged as durable. */
+  acceptedEvents?: Counter<'route' | 'event'>
   /** Most events one POST /track/events may carry (BATCH_MAX_CLICKS). */
   batchMaxEvents?: number
 }
@@ -108,6 +110,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRouteOptions> = a
         refused: opts.refused,
       })
       if (shed) return shed
+      opts.acceptedEvents?.inc({ route: request.routeOptions.url, event })
       return pixel(reply)
     },
   )
@@ -151,6 +154,7 @@ export const trackingRoutes: FastifyPluginAsyncTypebox<TrackingRouteOptions> = a
           refused: opts.refused,
         })
         if (shed) return shed
+        opts.acceptedEvents?.inc({ route: request.routeOptions.url, event: 'click' })
       } else {
         refuseToken(check.reason)
       }

@@ -180,9 +180,9 @@ export const IngestConfig = Type.Object({
   SPOOL_HIGH_WATER_PERCENT: Type.Integer({
     minimum: 1,
     maximum: 100,
-    default: 75,
+    default: 95,
     description:
-      'Above this share of SPOOL_MAX_BYTES the service reports not ready (as it does while replaying).',
+      'Above this share of SPOOL_MAX_BYTES the spool counts as full: the pod reports not ready while Kafka is not also taking its backlog.',
   }),
   MAX_EVENT_LOOP_DELAY: Duration(
     '1s',
@@ -195,6 +195,37 @@ export const IngestConfig = Type.Object({
   }),
 })
 export type IngestConfig = Type.Static<typeof IngestConfig>
+
+const ingest = IngestConfig.properties
+/**
+ * `replay-spool`, ingest-api's CLI: sends the spool in SPOOL_DIR (a volume no ingest-api pod mounts any
+ * more, after a scale-down) to Kafka and exits. Kafka and spool settings as ingest-api reads them.
+ */
+export const ReplaySpoolConfig = Type.Object({
+  LOG_LEVEL,
+  KAFKA_BROKERS,
+  KAFKA_TOPIC,
+  KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api-replay-spool' }),
+  ...topicCreation,
+  PRODUCE_BATCH_SIZE: ingest.PRODUCE_BATCH_SIZE,
+  PRODUCE_MAX_IN_FLIGHT: ingest.PRODUCE_MAX_IN_FLIGHT,
+  KAFKA_SEND_RETRIES: ingest.KAFKA_SEND_RETRIES,
+  KAFKA_BREAKER_THRESHOLD: ingest.KAFKA_BREAKER_THRESHOLD,
+  KAFKA_BREAKER_HALF_OPEN_AFTER: ingest.KAFKA_BREAKER_HALF_OPEN_AFTER,
+  WRITE_TIMEOUT: Duration('10s', 'How long one replayed batch may wait for Kafka before it is tried again.'),
+  SPOOL_DIR: ingest.SPOOL_DIR,
+  SPOOL_MAX_BYTES: ingest.SPOOL_MAX_BYTES,
+  REPLAY_TIMEOUT: Duration(
+    '10m',
+    'How long replay-spool keeps trying to empty the spool; what is left then stays on disk and it exits 1.',
+  ),
+  REPLAY_BREAK_LOCK: Type.Boolean({
+    default: false,
+    description:
+      "Remove the spool's LOCK file left by a pod that was killed (its host is another pod's name, so it cannot be proved stale). Only when no ingest-api pod mounts the volume.",
+  }),
+})
+export type ReplaySpoolConfig = Type.Static<typeof ReplaySpoolConfig>
 
 export const WorkerConfig = Type.Object({
   METRICS_PORT: http.METRICS_PORT,

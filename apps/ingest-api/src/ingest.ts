@@ -1,5 +1,5 @@
 import { type IngestConfig, parseDuration } from '@adtrack/contracts'
-import { createSql, type Sql } from '@adtrack/db'
+import { createSql, databaseOptions, type Sql } from '@adtrack/db'
 import { createLogger, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import type { Logger } from 'pino'
@@ -71,7 +71,7 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
   let sql: Sql | undefined
   let catalog = overrides.catalog
   if (!catalog) {
-    sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'ingest-api' })
+    sql = createSql(config.DATABASE_URL, databaseOptions(config, 'ingest-api'))
     catalog = new AdCatalog(sql, parseDuration(config.AD_CATALOG_REFRESH), logger)
     await catalog.start()
   }

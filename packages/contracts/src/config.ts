@@ -22,6 +22,30 @@ const DATABASE_URL = Type.String({
   default: DEFAULT_DATABASE_URL,
   description: 'PostgreSQL connection URL.',
 })
+/**
+ * Connection budget: each service's own pool size (its default is today's), and how it talks to
+ * PostgreSQL or a pooler in front of it. deploy/README.md adds the pools up against max_connections.
+ */
+const database = (poolMax: number) => ({
+  DATABASE_URL,
+  DATABASE_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: poolMax,
+    description:
+      'Most PostgreSQL connections this process opens (its pool); replicas times this must fit max_connections, or the pooler.',
+  }),
+  DATABASE_PASSWORD: Type.String({
+    default: '',
+    description:
+      "Password for DATABASE_URL's user when the URL carries none (lets a Kubernetes Secret key supply it alone); empty: the URL's.",
+  }),
+  DATABASE_PREPARE: Type.Boolean({
+    default: true,
+    description:
+      'Use named prepared statements. Set false behind a transaction-mode pooler that cannot track them (PgBouncer before 1.21, or max_prepared_statements=0).',
+  }),
+})
 const REDIS_URL = Type.String({
   minLength: 1,
   default: 'redis://localhost:6379',
@@ -98,7 +122,8 @@ export const IngestConfig = Type.Object({
   KAFKA_TOPIC,
   KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api' }),
   ...topicCreation,
-  DATABASE_URL,
+  // NOTE: only the ad catalogue reload uses PostgreSQL here, one query every AD_CATALOG_REFRESH.
+  ...database(2),
   ...trackingTokens,
   TRUSTED_PROXIES: Type.String({
     default: '',
@@ -240,7 +265,7 @@ export const WorkerConfig = Type.Object({
     '30s',
     'How long the group waits for a silent worker before giving its partitions to others (broker allows 6s-5m).',
   ),
-  DATABASE_URL,
+  ...database(4),
   REDIS_URL,
   REDIS_KEY_PREFIX,
   REPEAT_CLICK_WINDOW: Duration(
@@ -267,7 +292,7 @@ export type WorkerConfig = Type.Static<typeof WorkerConfig>
 
 export const AnalyticsConfig = Type.Object({
   ...http,
-  DATABASE_URL,
+  ...database(10),
   REDIS_URL,
   REDIS_KEY_PREFIX,
   ...trackingTokens,

@@ -22,7 +22,7 @@ import { k8sDir, SERVICES, type ServiceName } from './paths.js'
 import { checkServiceEnvironment } from './service-config.js'
 
 // deploy/k8s, rendered with kustomize and checked offline: every object against the Kubernetes API
-// schemas (two versions) and KEDA's CRD, then what the schemas cannot see: probes, shutdown timing,
+// schemas (two versions) and the CRDs of KEDA, the Prometheus Operator and CloudNativePG, then what the schemas cannot see: probes, shutdown timing,
 // security, configuration the services really read, autoscaling wired to the real topic and group,
 // routing, and who may talk to whom.
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
 }, 20 * 60_000)
 
 describe('schemas', () => {
-  it('every object of base, dev and prod, and the Secret template, is valid for Kubernetes and KEDA', async () => {
+  it('every object of base, dev and prod, and the Secret template, is valid for Kubernetes and its CRDs (KEDA, Prometheus Operator, CloudNativePG)', async () => {
     const inputs = {
       base: rendered.base.yaml,
       dev: rendered.dev.yaml,

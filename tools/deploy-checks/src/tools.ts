@@ -32,6 +32,12 @@ export const PINS = {
   /** The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule), from its Go module. */
   prometheusOperator: { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' },
   /**
+   * CloudNativePG's CRDs (Cluster, ScheduledBackup, Pooler), from its Go module: the operator version
+   * deploy/README.md installs. Strimzi publishes no Go module (nor its CRDs in any reachable registry):
+   * its objects get the narrower check in data-tier.ts.
+   */
+  cloudnativePg: { module: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.28.0' },
+  /**
    * The Kubernetes API's JSON schemas (generated from its OpenAPI, strict variants), from the PyPI
    * package kubernetes-validate. The manifests are validated against the oldest and newest Kubernetes
    * versions deploy/README.md supports.
@@ -188,7 +194,8 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
- * version in PINS, each with KEDA's ScaledObject and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule added. Returns version -> folder.
+ * version in PINS, each with the schemas of the CRDs in CRDS added (KEDA, the Prometheus Operator,
+ * CloudNativePG). Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
@@ -196,7 +203,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
     const root = join(
       toolsCacheDir,
       'schemas',
-      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}`,
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-cnpg-${PINS.cloudnativePg.version}`,
     )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
@@ -306,16 +313,25 @@ async function findPip(log: Log): Promise<string[]> {
 
 /** The CRDs the manifests use, by Go module, and each one's file in it. */
 const CRDS = [
-  { pin: PINS.keda, files: ['config/crd/bases/keda.sh_scaledobjects.yaml'] },
+  {
+    pin: PINS.keda,
+    files: ['scaledobjects', 'triggerauthentications'].map((kind) => `config/crd/bases/keda.sh_${kind}.yaml`),
+  },
   {
     pin: PINS.prometheusOperator,
     files: ['servicemonitors', 'podmonitors', 'prometheusrules'].map(
       (kind) => `example/prometheus-operator-crd/monitoring.coreos.com_${kind}.yaml`,
     ),
   },
+  {
+    pin: PINS.cloudnativePg,
+    files: ['clusters', 'scheduledbackups', 'poolers'].map(
+      (kind) => `config/crd/bases/postgresql.cnpg.io_${kind}.yaml`,
+    ),
+  },
 ]
 
-/** KEDA's ScaledObject and the Prometheus Operator's CRDs as strict JSON schemas, named as kubeconform looks them up. */
+/** The CRDs above (KEDA, Prometheus Operator, CloudNativePG) as strict JSON schemas, named as kubeconform looks them up. */
 async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
   for (const { pin, files } of CRDS) {

@@ -21,8 +21,12 @@ export interface WorkerStores {
   readonly redis: Redis
   /** Idempotent, as the worker's own dead-letter producer is. */
   readonly producer: Producer
-  /** The stores recordClicks takes: counters under `keys`, dead letters to `deadLetterTopic`. */
-  clickStores(keys: RedisKeys, deadLetterTopic: string, over?: Partial<ClickStores>): ClickStores
+  /** The stores recordClicks takes: counters under `keys`, dead letters to that topic (or those). */
+  clickStores(
+    keys: RedisKeys,
+    deadLetters: string | ClickStores['deadLetters'],
+    over?: Partial<ClickStores>,
+  ): ClickStores
 }
 
 /**
@@ -69,10 +73,11 @@ export function workerStores(options: { databasePerTest?: boolean } = {}): Worke
     get producer() {
       return opened(producer, 'the producer')
     },
-    clickStores: (keys, deadLetterTopic, over = {}) => ({
+    clickStores: (keys, deadLetters, over = {}) => ({
       sql: stores.db.sql,
       counters: new RedisCounters(stores.redis, keys),
-      deadLetters: new KafkaDeadLetters(stores.producer, deadLetterTopic),
+      deadLetters:
+        typeof deadLetters === 'string' ? new KafkaDeadLetters(stores.producer, deadLetters) : deadLetters,
       rules: TEST_RULES,
       ...over,
     }),

@@ -1,8 +1,7 @@
 import { deadLetterTopic } from '@adtrack/contracts'
-import { createTopic, insertAds, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
-import { pino } from 'pino'
+import { createTopic, insertAds, uniqueName, waitFor } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWorker, type ClickWorker } from './app.js'
+import type { ClickWorker } from './app.js'
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js'
 import { clickMessage, workerStores } from './testing/worker-stores.js'
 
@@ -45,16 +44,9 @@ async function startWorker(): Promise<{
   assigned: () => number[]
 }> {
   const metrics = createWorkerMetrics()
-  const worker = buildWorker(
-    { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: groupId, REDIS_KEY_PREFIX: prefix, sessionTimeoutMs: 6000 },
-    {
-      kafka: testKafka(),
-      sql: real.db.sql,
-      redis: real.redis,
-      logger: pino({ level: 'silent' }),
-      metrics,
-      rules: { repeatWindowMs: 30_000, hourlyBudget: 1000 },
-    },
+  const worker = real.worker(
+    { topic, groupId, prefix },
+    { metrics, rules: { repeatWindowMs: 30_000, hourlyBudget: 1000 } },
   )
   let assigned: number[] = []
   worker.consumer.on(worker.consumer.events.GROUP_JOIN, (e) => {

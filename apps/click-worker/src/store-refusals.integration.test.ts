@@ -12,7 +12,6 @@ import {
 } from '@adtrack/test-support'
 import { pino } from 'pino'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { buildWorker } from './app.js'
 import { type BatchContext, type BatchPayload, handleBatch } from './handle-batch.js'
 import { createWorkerMetrics } from './metrics.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
@@ -22,7 +21,6 @@ import {
   eventMessage,
   newImpressionId,
   readDeadLetters,
-  TEST_RULES,
   workerStores,
 } from './testing/worker-stores.js'
 
@@ -183,17 +181,7 @@ describe('records a store refuses for their content', () => {
     const groupId = uniqueName('workers')
     const prefix = `${uniqueName('e2e')}:`
     keys = redisKeys(prefix)
-    const worker = buildWorker(
-      { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: groupId, REDIS_KEY_PREFIX: prefix, sessionTimeoutMs: 6000 },
-      {
-        kafka: testKafka(),
-        sql: real.db.sql,
-        redis: real.redis,
-        logger: pino({ level: 'silent' }),
-        metrics: createWorkerMetrics(),
-        rules: TEST_RULES,
-      },
-    )
+    const worker = real.worker({ topic, groupId, prefix })
     const sender = await connectedProducer('hostile-sender')
     const later = Array.from({ length: 20 }, () => click())
     // Version 2 events after them, as a new ingest-api would add to the topic the old one filled.

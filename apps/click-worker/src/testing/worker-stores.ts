@@ -4,8 +4,11 @@ import { createRedis } from '@adtrack/service-runtime/redis'
 import { createTestDatabase, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import type { Producer } from 'kafkajs'
+import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
+import { buildWorker, type ClickWorker, type WorkerDeps } from '../app.js'
 import { DLQ_HEADERS, KafkaDeadLetters } from '../dead-letters.js'
+import { createWorkerMetrics } from '../metrics.js'
 import type { ClickStores, KafkaRecord } from '../record-clicks.js'
 import { RedisCounters } from '../redis-store.js'
 
@@ -22,6 +25,14 @@ export interface WorkerStores {
   /** Idempotent, as the worker's own dead-letter producer is. */
   readonly producer: Producer
   /** The stores recordClicks takes: counters under `keys`, dead letters to that topic (or those). */
+  /**
+   * A worker with a real consumer over these stores (a 6 s session, so a group settles quickly), not
+   * started; metrics fresh and TEST_RULES unless `deps` gives others.
+   */
+  worker(
+    config: { topic: string; groupId: string; prefix: string },
+    deps?: Partial<Pick<WorkerDeps, 'metrics' | 'rules'>>,
+  ): ClickWorker
   clickStores(
     keys: RedisKeys,
     deadLetters: string | ClickStores['deadLetters'],
@@ -73,6 +84,18 @@ export function workerStores(options: { databasePerTest?: boolean } = {}): Worke
     get producer() {
       return opened(producer, 'the producer')
     },
+    worker: ({ topic, groupId, prefix }, deps = {}) =>
+      buildWorker(
+        { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: groupId, REDIS_KEY_PREFIX: prefix, sessionTimeoutMs: 6000 },
+        {
+          kafka: testKafka(),
+          sql: stores.db.sql,
+          redis: stores.redis,
+          logger: pino({ level: 'silent' }),
+          metrics: deps.metrics ?? createWorkerMetrics(),
+          rules: deps.rules ?? TEST_RULES,
+        },
+      ),
     clickStores: (keys, deadLetters, over = {}) => ({
       sql: stores.db.sql,
       counters: new RedisCounters(stores.redis, keys),

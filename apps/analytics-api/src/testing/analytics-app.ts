@@ -2,7 +2,7 @@ import { AnalyticsConfig, type RedisKeys, redisKeys } from '@adtrack/contracts'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, stack, uniqueName } from '@adtrack/test-support'
+import { createTestDatabase, opened, stack, uniqueName } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll } from 'vitest'
@@ -66,23 +66,19 @@ export function analyticsApp(name: string, options: AnalyticsTestOptions = {}): 
     await db?.drop()
   })
 
-  const opened = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`analyticsApp: ${what} is not open (use it inside a test)`)
-    return value
-  }
   return {
     keys,
     get db() {
-      return opened(db, 'the database')
+      return opened(db, 'analyticsApp: the database')
     },
     get redis() {
-      return opened(redis, 'Redis')
+      return opened(redis, 'analyticsApp: Redis')
     },
     get app() {
-      return opened(app, 'the app')
+      return opened(app, 'analyticsApp: the app')
     },
     get withoutRedis() {
-      return opened(withoutRedis, 'the app without Redis (withoutRedis: true)')
+      return opened(withoutRedis, 'analyticsApp: the app without Redis (withoutRedis: true)')
     },
   }
 }

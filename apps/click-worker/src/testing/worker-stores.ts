@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AdEvent, ClickMessage, EventMessage, RedisKeys } from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
+import { createTestDatabase, opened, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
@@ -48,11 +48,6 @@ export function workerStores(options: { databasePerTest?: boolean } = {}): Worke
   let db: WorkerStores['db'] | undefined
   let redis: Redis | undefined
   let producer: Producer | undefined
-  const opened = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`workerStores: ${what} is not open (use it inside a test)`)
-    return value
-  }
-
   beforeAll(async () => {
     if (!options.databasePerTest) db = await createTestDatabase()
     redis = createRedis(stack().redisUrl)
@@ -76,13 +71,13 @@ export function workerStores(options: { databasePerTest?: boolean } = {}): Worke
 
   const stores: WorkerStores = {
     get db() {
-      return opened(db, 'the database')
+      return opened(db, 'workerStores: the database')
     },
     get redis() {
-      return opened(redis, 'Redis')
+      return opened(redis, 'workerStores: Redis')
     },
     get producer() {
-      return opened(producer, 'the producer')
+      return opened(producer, 'workerStores: the producer')
     },
     worker: ({ topic, groupId, prefix }, deps = {}) =>
       buildWorker(

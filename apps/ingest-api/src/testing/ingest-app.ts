@@ -1,7 +1,7 @@
 import { IngestConfig } from '@adtrack/contracts'
 import type { Sql } from '@adtrack/db'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { connectedProducer, createTestDatabase, createTopic, uniqueName } from '@adtrack/test-support'
+import { connectedProducer, createTestDatabase, createTopic, opened, uniqueName } from '@adtrack/test-support'
 import type { FastifyInstance } from 'fastify'
 import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
@@ -70,20 +70,16 @@ export function ingestApp(
     await db?.drop()
   })
 
-  const opened = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`ingestApp: ${what} is not open (use it inside a test)`)
-    return value
-  }
   return {
     topic,
     get app() {
-      return opened(app, 'the app')
+      return opened(app, 'ingestApp: the app')
     },
     get db() {
-      return opened(db, 'the database')
+      return opened(db, 'ingestApp: the database')
     },
     get metrics() {
-      return opened(metrics, 'the metrics')
+      return opened(metrics, 'ingestApp: the metrics')
     },
   }
 }

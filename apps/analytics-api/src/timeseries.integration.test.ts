@@ -1,54 +1,29 @@
-import { AnalyticsConfig, noPlaybackEvents, redisKeys } from '@adtrack/contracts'
-import { freePort } from '@adtrack/local-stack'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from './app.js'
+import { noPlaybackEvents } from '@adtrack/contracts'
+import { insertAds } from '@adtrack/test-support'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { SOURCE_HEADER } from './counts-source.js'
-import { analyticsStores } from './stores.js'
+import { analyticsApp } from './testing/analytics-app.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let deadRedis: Redis
-const keys = redisKeys(`${uniqueName('ts')}:`)
+const api = analyticsApp('ts', { withoutRedis: true })
+const { keys } = api
 const MINUTE = 60_000
 const nowMinute = Math.floor(Date.now() / MINUTE)
 /** A bucket's video figures without events (video-analytics.integration.test.ts has them with). */
 const NO_EVENTS = { impressions: 0, ctr: null, completion_rate: null, events: noPlaybackEvents(), errors: {} }
-type App = Awaited<ReturnType<typeof buildApp>>
-let app: App
-let withoutRedis: App
-
-async function appWith(client: Redis) {
-  return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-    ...analyticsStores(db.sql, client, keys),
-    registry: new Registry(),
-    readiness: new Readiness({}),
-  })
-}
 
 /** The same per-minute counts in both stores, as the worker writes them. */
 async function putMinute(adId: string, epochMinute: number, valid: number, invalid = 0) {
   const fields: Record<string, number> = {}
   if (valid) fields.v = valid
   if (invalid) fields.i = invalid
-  await redis.hset(keys.minute(adId, epochMinute), fields)
-  if (valid) await redis.zadd(keys.topMinute(epochMinute), valid, adId)
-  await db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
+  await api.redis.hset(keys.minute(adId, epochMinute), fields)
+  if (valid) await api.redis.zadd(keys.topMinute(epochMinute), valid, adId)
+  await api.db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
     (${adId}, ${new Date(epochMinute * MINUTE)}, ${valid}, ${invalid})`
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`)
-  deadRedis.on('error', () => {})
-  await insertAds(db.sql, [{ id: 'hot' }, { id: 'warm' }, { id: 'cold' }])
-  app = await appWith(redis)
-  withoutRedis = await appWith(deadRedis)
+  await insertAds(api.db.sql, [{ id: 'hot' }, { id: 'warm' }, { id: 'cold' }])
   // Recent minutes (Redis and Postgres), and a day three days ago (Postgres only, as after expiry).
   await putMinute('hot', nowMinute - 3, 4, 1)
   await putMinute('hot', nowMinute - 1, 2)
@@ -57,24 +32,16 @@ beforeAll(async () => {
   await putMinute('warm', nowMinute - 4, 9)
   await putMinute('cold', nowMinute - 10, 50)
   const old = Math.floor((Date.now() - 3 * 86_400_000) / 86_400_000) * 1440 // a UTC midnight, in minutes
-  await db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
+  await api.db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values
     ('hot', ${new Date((old + 59) * MINUTE)}, 1, 0), ('hot', ${new Date((old + 60) * MINUTE)}, 2, 1),
     ('hot', ${new Date((old + 23 * 60 + 59) * MINUTE)}, 7, 0)`
-})
-
-afterAll(async () => {
-  await app?.close()
-  await withoutRedis?.close()
-  deadRedis?.disconnect()
-  await redis?.quit()
-  await db?.drop()
 })
 
 const iso = (epochMinute: number) => new Date(epochMinute * MINUTE).toISOString()
 
 describe('GET /ads/:id/analytics/timeseries', () => {
   it('answers recent minutes from Redis, every bucket present, empty ones as zero', async () => {
-    const res = await app.inject(
+    const res = await api.app.inject(
       `/ads/hot/analytics/timeseries?from=${iso(nowMinute - 4)}&to=${iso(nowMinute + 1)}`,
     )
     expect(res.statusCode).toBe(200)
@@ -90,15 +57,15 @@ describe('GET /ads/:id/analytics/timeseries', () => {
 
   it('gives the same reply from Postgres when Redis cannot answer', async () => {
     const url = `/ads/hot/analytics/timeseries?from=${iso(nowMinute - 4)}&to=${iso(nowMinute + 1)}`
-    const fromRedis = await app.inject(url)
-    const fromPostgres = await withoutRedis.inject(url)
+    const fromRedis = await api.app.inject(url)
+    const fromPostgres = await api.withoutRedis.inject(url)
     expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
     expect(fromPostgres.json()).toEqual(fromRedis.json())
   })
 
   it('answers older ranges from the Postgres rollup, in UTC hours with minute-boundary clicks in the right hour', async () => {
     const day = Math.floor((Date.now() - 3 * 86_400_000) / 86_400_000) * 86_400_000
-    const res = await app.inject(
+    const res = await api.app.inject(
       `/ads/hot/analytics/timeseries?granularity=hour&from=${new Date(day).toISOString()}&to=${new Date(day + 86_400_000).toISOString()}`,
     )
     expect(res.statusCode).toBe(200)
@@ -121,7 +88,7 @@ describe('GET /ads/:id/analytics/timeseries', () => {
   })
 
   it('refuses too many buckets, an empty range and an unknown ad', async () => {
-    const tooMany = await app.inject(
+    const tooMany = await api.app.inject(
       `/ads/hot/analytics/timeseries?granularity=minute&from=${iso(nowMinute - 2 * 1440)}&to=${iso(nowMinute)}`,
     )
     expect(tooMany.statusCode).toBe(400)
@@ -129,13 +96,13 @@ describe('GET /ads/:id/analytics/timeseries', () => {
       code: 'TOO_MANY_BUCKETS',
       message: expect.stringMatching(/2880 minute buckets/),
     })
-    const backwards = await app.inject(
+    const backwards = await api.app.inject(
       `/ads/hot/analytics/timeseries?from=${iso(nowMinute)}&to=${iso(nowMinute - 5)}`,
     )
     expect(backwards.statusCode).toBe(400)
-    const badGranularity = await app.inject('/ads/hot/analytics/timeseries?granularity=week')
+    const badGranularity = await api.app.inject('/ads/hot/analytics/timeseries?granularity=week')
     expect(badGranularity.statusCode).toBe(400)
-    expect((await app.inject('/ads/nope/analytics/timeseries')).statusCode).toBe(404)
+    expect((await api.app.inject('/ads/nope/analytics/timeseries')).statusCode).toBe(404)
   })
 })
 
@@ -165,29 +132,29 @@ describe('GET /ads/top', () => {
       ['5m', 1],
       ['11m', 10],
     ] as const) {
-      const res = await app.inject(`/ads/top?window=${window}&limit=${limit}`)
+      const res = await api.app.inject(`/ads/top?window=${window}&limit=${limit}`)
       expect(res.statusCode).toBe(200)
       const body = res.json()
       expect(body.ads, window).toEqual(expected(body.from, limit))
       expect(body.ads.length, window).toBeGreaterThan(0)
     }
     // With no minute boundary in between, the ranking is exactly this:
-    const eleven = await app.inject('/ads/top?window=11m')
+    const eleven = await api.app.inject('/ads/top?window=11m')
     if (Date.parse(eleven.json().from) / MINUTE === nowMinute - 10) {
       expect(eleven.json().ads.map((a: { ad_id: string }) => a.ad_id)).toEqual(['cold', 'warm', 'hot'])
     }
   })
 
   it('ranks the same from Postgres when Redis cannot answer', async () => {
-    const fromRedis = await app.inject('/ads/top?window=11m')
-    const fromPostgres = await withoutRedis.inject('/ads/top?window=11m')
+    const fromRedis = await api.app.inject('/ads/top?window=11m')
+    const fromPostgres = await api.withoutRedis.inject('/ads/top?window=11m')
     expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
     expect(fromPostgres.json().ads).toEqual(fromRedis.json().ads)
   })
 
   it('refuses a window outside 1m-60m', async () => {
     for (const window of ['0m', '61m', '5', '1h']) {
-      expect((await app.inject(`/ads/top?window=${window}`)).statusCode, window).toBe(400)
+      expect((await api.app.inject(`/ads/top?window=${window}`)).statusCode, window).toBe(400)
     }
   })
 })
@@ -214,8 +181,8 @@ describe('GET /ads/analytics with from and to', () => {
       row('r4', 59_999, null, 'v2'),
       row('r5', 60_000, null, 'v3'), // at to: out
     ]
-    await db.sql`insert into clicks ${db.sql(rows)}`
-    const res = await app.inject(
+    await api.db.sql`insert into clicks ${api.db.sql(rows)}`
+    const res = await api.app.inject(
       `/ads/analytics?ad_id=cold&from=${new Date(t).toISOString()}&to=${new Date(t + 60_000).toISOString()}`,
     )
     expect(res.statusCode).toBe(200)

@@ -1,21 +1,9 @@
-import { AnalyticsConfig, PLAYBACK_EVENTS, redisKeys, VAST_EVENT_NAMES } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
+import { PLAYBACK_EVENTS, VAST_EVENT_NAMES } from '@adtrack/contracts'
 import { parseTrackingKeys, verifyImpression } from '@adtrack/service-runtime/impression-token'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import {
-  createTestDatabase,
-  ensureVastlint,
-  stack,
-  uniqueName,
-  type VastlintResult,
-  vastlint,
-} from '@adtrack/test-support'
-import type { FastifyInstance, InjectOptions } from 'fastify'
-import type { Redis } from 'ioredis'
-import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from './app.js'
-import { analyticsStores } from './stores.js'
+import { ensureVastlint, type VastlintResult, vastlint } from '@adtrack/test-support'
+import type { InjectOptions } from 'fastify'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { analyticsApp } from './testing/analytics-app.js'
 import { childNames, parseVast, tagUrls, vastElement } from './testing/vast-tag.js'
 import { EMPTY_VAST } from './vast-xml.js'
 
@@ -45,13 +33,19 @@ const HOSTILE_TITLES = [
   'Ünïcödé 🎬 \u202Eright-to-left\u202C\tand a tab',
 ]
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let app: FastifyInstance
+const api = analyticsApp('vast', {
+  env: {
+    ADMIN_API_KEYS: ADMIN_KEY,
+    TRACKING_TOKEN_KEYS: TRACKING_KEYS,
+    PUBLIC_BASE_URL: BASE,
+    TRACKING_CORS_ORIGINS: `${PLAYER},http://localhost:3000`,
+  },
+  deps: () => ({ now: () => NOW }),
+})
 let python: string
 
 const admin = (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
-  app.inject({
+  api.app.inject({
     method,
     url,
     headers: {
@@ -69,24 +63,10 @@ const createAd = async (body: Record<string, unknown>) => {
   expect(res.statusCode, res.body).toBe(201)
 }
 const tagOf = (id: string, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'GET', url: `/ads/${encodeURIComponent(id)}/vast`, headers })
+  api.app.inject({ method: 'GET', url: `/ads/${encodeURIComponent(id)}/vast`, headers })
 
 beforeAll(async () => {
-  ;[db, python] = await Promise.all([createTestDatabase(), ensureVastlint()])
-  redis = createRedis(stack().redisUrl)
-  const config = loadConfig(AnalyticsConfig, {
-    LOG_LEVEL: 'silent',
-    ADMIN_API_KEYS: ADMIN_KEY,
-    TRACKING_TOKEN_KEYS: TRACKING_KEYS,
-    PUBLIC_BASE_URL: BASE,
-    TRACKING_CORS_ORIGINS: `${PLAYER},http://localhost:3000`,
-  })
-  app = await buildApp(config, {
-    ...analyticsStores(db.sql, redis, redisKeys(`${uniqueName('vast')}:`)),
-    registry: new Registry(),
-    readiness: new Readiness({}),
-    now: () => NOW,
-  })
+  python = await ensureVastlint()
   await createAd({ id: 'video', title: 'Winter sale', media })
   await createAd({ id: 'paused', title: 'Paused', status: 'paused', media })
   await createAd({ id: 'archived', title: 'Archived', media })
@@ -94,12 +74,6 @@ beforeAll(async () => {
   await createAd({ id: 'no-media', title: 'Banner only' })
   for (const [i, title] of HOSTILE_TITLES.entries()) await createAd({ id: `hostile-${i}`, title, media })
 })
-afterAll(async () => {
-  await app?.close()
-  await redis?.quit()
-  await db?.drop()
-})
-
 const errorsOf = (result: VastlintResult) => result.issues.filter((issue) => issue.severity === 'error')
 
 describe('an active ad with media', () => {
@@ -184,7 +158,7 @@ describe('an ad that cannot play answers the empty VAST (no ad), with 200', () =
   })
 
   it('an id that is no ad id at all is a 400, like GET /ads/:id', async () => {
-    const res = await app.inject(`/ads/${encodeURIComponent('bad id!')}/vast`)
+    const res = await api.app.inject(`/ads/${encodeURIComponent('bad id!')}/vast`)
     expect(res.statusCode).toBe(400)
     expect(res.json().code).toBe('VALIDATION_FAILED')
   })
@@ -204,13 +178,13 @@ describe('CORS for browser players', () => {
     expect((await tagOf('video', { origin: 'https://evil.example.com' })).headers).not.toHaveProperty(
       'access-control-allow-origin',
     )
-    const other = await app.inject({ method: 'GET', url: '/ads/video', headers: { origin: PLAYER } })
+    const other = await api.app.inject({ method: 'GET', url: '/ads/video', headers: { origin: PLAYER } })
     expect(other.statusCode).toBe(200)
     expect(other.headers).not.toHaveProperty('access-control-allow-origin')
   })
 
   it('answers a preflight for the tag', async () => {
-    const preflight = await app.inject({
+    const preflight = await api.app.inject({
       method: 'OPTIONS',
       url: '/ads/video/vast',
       headers: { origin: PLAYER, 'access-control-request-method': 'GET' },
@@ -223,13 +197,13 @@ describe('CORS for browser players', () => {
 
   it('grants nothing to a preflight for another path: OPTIONS stays a 405 there, an unknown path a 404', async () => {
     const headers = { origin: PLAYER, 'access-control-request-method': 'DELETE' }
-    const other = await app.inject({ method: 'OPTIONS', url: '/ads/video', headers })
+    const other = await api.app.inject({ method: 'OPTIONS', url: '/ads/video', headers })
     expect(other.statusCode).toBe(405)
     expect(other.headers).not.toHaveProperty('access-control-allow-origin')
-    const unknown = await app.inject({ method: 'OPTIONS', url: '/no/such/path', headers })
+    const unknown = await api.app.inject({ method: 'OPTIONS', url: '/no/such/path', headers })
     expect(unknown.statusCode).toBe(404)
     expect(unknown.headers).not.toHaveProperty('access-control-allow-origin')
-    expect((await app.inject('/no/such/path')).statusCode).toBe(404)
+    expect((await api.app.inject('/no/such/path')).statusCode).toBe(404)
   })
 })
 

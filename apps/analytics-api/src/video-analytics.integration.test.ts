@@ -1,46 +1,25 @@
 import {
   type AdEvent,
-  AnalyticsConfig,
   impressionClickId,
   MINUTE_BUCKET_TTL_SECONDS,
   noPlaybackEvents,
-  redisKeys,
 } from '@adtrack/contracts'
-import { freePort } from '@adtrack/local-stack'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, insertAds, stack, uniqueName } from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import { Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from './app.js'
+import { insertAds, uniqueName } from '@adtrack/test-support'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { SOURCE_HEADER } from './counts-source.js'
-import { analyticsStores } from './stores.js'
+import { analyticsApp } from './testing/analytics-app.js'
 
 // The video figures of GET /ads/analytics, the time series and GET /ads/top, from stores seeded exactly as
 // the click-worker is specified to write them (docs/api.md, contracts' redisKeys and migration 0007):
 // Postgres rows and rollups, Redis counters, HyperLogLogs, minute hashes and sorted sets, the same data in
 // both, so that a reply from either store can be compared with the other's.
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let deadRedis: Redis
-const keys = redisKeys(`${uniqueName('video')}:`)
+const api = analyticsApp('video', { withoutRedis: true })
+const { keys } = api
 const MINUTE = 60_000
 const nowMinute = Math.floor(Date.now() / MINUTE)
 const M1 = nowMinute - 5
 const M2 = nowMinute - 3
-type App = Awaited<ReturnType<typeof buildApp>>
-let app: App
-let withoutRedis: App
-
-async function appWith(client: Redis) {
-  return buildApp(loadConfig(AnalyticsConfig, { LOG_LEVEL: 'silent' }), {
-    ...analyticsStores(db.sql, client, keys),
-    registry: new Registry(),
-    readiness: new Readiness({}),
-  })
-}
 
 type Event = Exclude<AdEvent, 'click'>
 interface Seed {
@@ -74,14 +53,14 @@ async function recordEvents(seeds: Seed[]) {
     kafka_partition: 0,
     kafka_offset: offset++,
   }))
-  await db.sql`insert into ad_events ${db.sql(rows)}`
+  await api.db.sql`insert into ad_events ${api.db.sql(rows)}`
   for (const s of seeds) {
-    await db.sql`insert into event_minutes (ad_id, minute, event, error_code, valid, invalid)
+    await api.db.sql`insert into event_minutes (ad_id, minute, event, error_code, valid, invalid)
       values (${s.ad}, ${new Date(s.minute * MINUTE)}, ${s.event}, ${s.errorCode ?? 0}, ${s.bot ? 0 : 1}, ${s.bot ? 1 : 0})
       on conflict (ad_id, minute, event, error_code) do update
       set valid = event_minutes.valid + excluded.valid, invalid = event_minutes.invalid + excluded.invalid`
   }
-  const write = redis.multi()
+  const write = api.redis.multi()
   for (const s of seeds) {
     if (s.bot) {
       write.hincrby(keys.invalidEvents(s.ad), s.event, 1)
@@ -107,13 +86,15 @@ async function recordEvents(seeds: Seed[]) {
 /** Stores one valid click as the worker does (the impression's click when `impression` is given). */
 async function recordClick(ad: string, minute: number, viewer: string, impression?: string) {
   const id = impression ? impressionClickId(impression) : uniqueName('click')
-  await db.sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition,
+  await api.db
+    .sql`insert into clicks (click_id, ad_id, playback_time, received_at, ip, user_agent, kafka_partition,
       kafka_offset, viewer_id, invalid_reason, impression_id)
     values (${id}, ${ad}, 5, ${new Date(minute * MINUTE + 1000)}, '10.0.0.1', 'Mozilla/5.0', 0, ${offset++},
       ${viewer}, null, ${impression ?? null})`
-  await db.sql`insert into click_minutes (ad_id, minute, valid, invalid) values (${ad}, ${new Date(minute * MINUTE)}, 1, 0)
+  await api.db
+    .sql`insert into click_minutes (ad_id, minute, valid, invalid) values (${ad}, ${new Date(minute * MINUTE)}, 1, 0)
     on conflict (ad_id, minute) do update set valid = click_minutes.valid + 1`
-  await redis
+  await api.redis
     .multi()
     .incr(keys.clickCount(ad))
     .pfadd(keys.viewers(ad), viewer)
@@ -145,13 +126,7 @@ const impression = (
 const QUARTILES: Event[] = ['start', 'first_quartile', 'midpoint', 'third_quartile', 'complete']
 
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`)
-  deadRedis.on('error', () => {})
-  await insertAds(db.sql, [{ id: 'video' }, { id: 'silent' }, { id: 'popular' }, { id: 'tiny' }])
-  app = await appWith(redis)
-  withoutRedis = await appWith(deadRedis)
+  await insertAds(api.db.sql, [{ id: 'video' }, { id: 'silent' }, { id: 'popular' }, { id: 'tiny' }])
 
   // video: 4 impressions by 3 viewers; 3 play to the end, one skips and fails (405); one more fails
   // without a code; a bot's impression and start; one click, through the first impression.
@@ -183,19 +158,11 @@ beforeAll(async () => {
   await recordClick('tiny', M2, 't1', 'imp-t1')
 })
 
-afterAll(async () => {
-  await app?.close()
-  await withoutRedis?.close()
-  deadRedis?.disconnect()
-  await redis?.quit()
-  await db?.drop()
-})
-
 const iso = (epochMinute: number) => new Date(epochMinute * MINUTE).toISOString()
 
 describe('GET /ads/analytics: video figures', () => {
   it('answers null rates and every event at zero for an ad without impressions', async () => {
-    for (const source of [app, withoutRedis]) {
+    for (const source of [api.app, api.withoutRedis]) {
       const body = (await source.inject('/ads/analytics?ad_id=silent')).json()
       expect(body).toMatchObject({ click_count: 3, unique_viewers: 3 })
       expect(body).toMatchObject({
@@ -211,7 +178,7 @@ describe('GET /ads/analytics: video figures', () => {
   })
 
   it('answers exact ratios, events, errors by code, impression viewers and bots from Redis', async () => {
-    const res = await app.inject('/ads/analytics?ad_id=video')
+    const res = await api.app.inject('/ads/analytics?ad_id=video')
     expect(res.statusCode).toBe(200)
     expect(res.headers[SOURCE_HEADER]).toBe('redis')
     expect(res.json()).toEqual({
@@ -244,8 +211,8 @@ describe('GET /ads/analytics: video figures', () => {
 
   it('answers the same from Postgres while Redis is down', async () => {
     for (const ad of ['video', 'popular', 'tiny', 'silent']) {
-      const fromRedis = await app.inject(`/ads/analytics?ad_id=${ad}`)
-      const fromPostgres = await withoutRedis.inject(`/ads/analytics?ad_id=${ad}`)
+      const fromRedis = await api.app.inject(`/ads/analytics?ad_id=${ad}`)
+      const fromPostgres = await api.withoutRedis.inject(`/ads/analytics?ad_id=${ad}`)
       expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
       expect(fromPostgres.json(), ad).toEqual(fromRedis.json())
     }
@@ -255,7 +222,7 @@ describe('GET /ads/analytics: video figures', () => {
     // M2 without its last 30 seconds: the 405 error (second 30 of imp-v4) is left out.
     const from = iso(M2)
     const to = new Date(M2 * MINUTE + 30_000).toISOString()
-    const res = await app.inject(`/ads/analytics?ad_id=video&from=${from}&to=${to}`)
+    const res = await api.app.inject(`/ads/analytics?ad_id=video&from=${from}&to=${to}`)
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({
       click_count: 0,
@@ -268,8 +235,8 @@ describe('GET /ads/analytics: video figures', () => {
       invalid_event_count: 0,
     })
     // The whole minute is the time series' bucket, from Redis.
-    const whole = (await app.inject(`/ads/analytics?ad_id=video&from=${from}&to=${iso(M2 + 1)}`)).json()
-    const series = await app.inject(`/ads/video/analytics/timeseries?from=${from}&to=${iso(M2 + 1)}`)
+    const whole = (await api.app.inject(`/ads/analytics?ad_id=video&from=${from}&to=${iso(M2 + 1)}`)).json()
+    const series = await api.app.inject(`/ads/video/analytics/timeseries?from=${from}&to=${iso(M2 + 1)}`)
     expect(series.headers[SOURCE_HEADER]).toBe('redis')
     const [bucket] = series.json().buckets
     for (const field of ['click_count', 'impressions', 'ctr', 'completion_rate', 'events', 'errors'])
@@ -282,7 +249,7 @@ describe('GET /ads/:id/analytics/timeseries: video figures', () => {
   const url = `/ads/video/analytics/timeseries?from=${iso(M1)}&to=${iso(M2 + 1)}`
 
   it('answers each bucket its impressions, rates, events and errors; empty ones null-rated', async () => {
-    const res = await app.inject(url)
+    const res = await api.app.inject(url)
     expect(res.statusCode).toBe(200)
     expect(res.headers[SOURCE_HEADER]).toBe('redis')
     const buckets = res.json().buckets
@@ -325,8 +292,8 @@ describe('GET /ads/:id/analytics/timeseries: video figures', () => {
       url,
       `/ads/video/analytics/timeseries?granularity=hour&from=${iso(M1)}&to=${iso(M2 + 1)}`,
     ]) {
-      const fromRedis = await app.inject(u)
-      const fromPostgres = await withoutRedis.inject(u)
+      const fromRedis = await api.app.inject(u)
+      const fromPostgres = await api.withoutRedis.inject(u)
       expect(fromPostgres.headers[SOURCE_HEADER]).toBe('postgres')
       expect(fromPostgres.json()).toEqual(fromRedis.json())
     }
@@ -334,7 +301,7 @@ describe('GET /ads/:id/analytics/timeseries: video figures', () => {
 })
 
 describe('GET /ads/top: by impressions and by ctr', () => {
-  const top = async (query: string, source = app) => {
+  const top = async (query: string, source = api.app) => {
     const res = await source.inject(`/ads/top?window=30m&${query}`)
     expect(res.statusCode, query).toBe(200)
     return res.json()
@@ -363,14 +330,14 @@ describe('GET /ads/top: by impressions and by ctr', () => {
   it('ranks the same from Postgres when Redis cannot answer', async () => {
     for (const query of ['', 'metric=impressions', 'metric=ctr&min_impressions=1']) {
       const fromRedis = await top(query)
-      const res = await withoutRedis.inject(`/ads/top?window=30m&${query}`)
+      const res = await api.withoutRedis.inject(`/ads/top?window=30m&${query}`)
       expect(res.headers[SOURCE_HEADER]).toBe('postgres')
       expect(res.json().ads, query).toEqual(fromRedis.ads)
     }
   })
 
   it('refuses an unknown metric and a floor below 1', async () => {
-    expect((await app.inject('/ads/top?metric=views')).statusCode).toBe(400)
-    expect((await app.inject('/ads/top?metric=ctr&min_impressions=0')).statusCode).toBe(400)
+    expect((await api.app.inject('/ads/top?metric=views')).statusCode).toBe(400)
+    expect((await api.app.inject('/ads/top?metric=ctr&min_impressions=0')).statusCode).toBe(400)
   })
 })

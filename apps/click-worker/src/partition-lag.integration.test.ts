@@ -1,29 +1,15 @@
-import { type ClickMessage, deadLetterTopic } from '@adtrack/contracts'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import {
-  connectedProducer,
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  stack,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import type { Producer } from 'kafkajs'
-import { pino } from 'pino'
+import { deadLetterTopic } from '@adtrack/contracts'
+import { createTopic, insertAds, uniqueName, waitFor } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildWorker, type ClickWorker } from './app.js'
+import type { ClickWorker } from './app.js'
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js'
+import { clickMessage, workerStores } from './testing/worker-stores.js'
 
 // worker_partition_lag follows the assignment: two real workers in one consumer group on a real
 // two-partition topic. When the second joins, the first must stop exporting the partition it lost;
 // when the second leaves, it exports nothing and the first reports both again.
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let sender: Producer
+const real = workerStores()
 const topic = uniqueName('lag-clicks')
 const groupId = uniqueName('lag-workers')
 const prefix = `${uniqueName('lag')}:`
@@ -31,37 +17,22 @@ const ad = uniqueName('ad')
 const workers: ClickWorker[] = []
 
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
   await createTopic(topic, 2)
   await createTopic(deadLetterTopic(topic), 1)
-  await insertAds(db.sql, [{ id: ad }])
-  sender = await connectedProducer('lag-sender')
+  await insertAds(real.db.sql, [{ id: ad }])
 })
 afterAll(async () => {
   for (const w of workers) await w.stop().catch(() => {})
-  await sender?.disconnect()
-  await redis?.quit()
-  await db?.drop()
 })
 
 let seq = 0
 async function sendToBoth(n: number): Promise<void> {
-  const message = (): ClickMessage => ({
-    v: 1,
-    click_id: uniqueName(`c${++seq}`),
-    ad_id: ad,
-    playback_time: seq % 3600,
-    received_at: new Date().toISOString(),
-    ip: `198.51.100.${seq % 250}`,
-    user_agent: `Mozilla/5.0 (X11; Linux x86_64) Lag/${seq}`,
-  })
-  await sender.send({
+  await real.producer.send({
     topic,
     messages: Array.from({ length: 2 * n }, (_, i) => ({
       partition: i % 2,
       key: ad,
-      value: JSON.stringify(message()),
+      value: JSON.stringify(clickMessage(ad, { user_agent: `Mozilla/5.0 (X11; Linux x86_64) Lag/${++seq}` })),
     })),
   })
 }
@@ -73,16 +44,9 @@ async function startWorker(): Promise<{
   assigned: () => number[]
 }> {
   const metrics = createWorkerMetrics()
-  const worker = buildWorker(
-    { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: groupId, REDIS_KEY_PREFIX: prefix, sessionTimeoutMs: 6000 },
-    {
-      kafka: testKafka(),
-      sql: db.sql,
-      redis,
-      logger: pino({ level: 'silent' }),
-      metrics,
-      rules: { repeatWindowMs: 30_000, hourlyBudget: 1000 },
-    },
+  const worker = real.worker(
+    { topic, groupId, prefix },
+    { metrics, rules: { repeatWindowMs: 30_000, hourlyBudget: 1000 } },
   )
   let assigned: number[] = []
   worker.consumer.on(worker.consumer.events.GROUP_JOIN, (e) => {

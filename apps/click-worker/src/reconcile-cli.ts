@@ -3,14 +3,18 @@
 //   node apps/click-worker/dist/reconcile-cli.js [--dry-run]
 // Reads the worker's environment (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, KAFKA_TOPIC).
 import { redisKeys, WorkerConfig } from '@adtrack/contracts'
-import { createSql } from '@adtrack/db'
+import { createSql, databaseOptions } from '@adtrack/db'
 import { loadConfigOrExit } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 
 const dryRun = process.argv.includes('--dry-run')
 const config = loadConfigOrExit('reconcile', WorkerConfig, process.env)
-const sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'reconcile' })
+// Two connections at most: one run of a few queries, beside the worker's own pools.
+const sql = createSql(config.DATABASE_URL, {
+  ...databaseOptions(config, 'reconcile'),
+  max: Math.min(2, config.DATABASE_POOL_MAX),
+})
 const redis = createRedis(config.REDIS_URL)
 try {
   process.stderr.write(

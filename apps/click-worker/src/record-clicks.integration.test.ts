@@ -1,85 +1,49 @@
-import { type ClickMessage, redisKeys } from '@adtrack/contracts'
+import { type RedisKeys, redisKeys } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import {
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  stack,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import type { Producer } from 'kafkajs'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
+import { createTopic, insertAds, uniqueName } from '@adtrack/test-support'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { DLQ_HEADERS } from './dead-letters.js'
 import { insertClicks } from './postgres-store.js'
 import { type KafkaRecord, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
 import { StoreError } from './store-errors.js'
+import {
+  clickMessage as click,
+  readDeadLetters,
+  asRecords as records,
+  workerStores,
+} from './testing/worker-stores.js'
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let counters: RedisCounters
-let keys: ReturnType<typeof redisKeys>
+const real = workerStores()
+let keys: RedisKeys
 let topic: string
-let producer: Producer
 const dlqTopic = uniqueName('dlq')
-const rules = { repeatWindowMs: 30_000, hourlyBudget: 30 }
-const stores = () => ({ sql: db.sql, counters, deadLetters: new KafkaDeadLetters(producer, dlqTopic), rules })
+const stores = () => real.clickStores(keys, dlqTopic)
 /** A fresh active ad for one test. */
 async function newAd(status: 'active' | 'paused' = 'active') {
   const id = uniqueName('ad')
-  await insertAds(db.sql, [{ id, status }])
+  await insertAds(real.db.sql, [{ id, status }])
   return id
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
   await createTopic(dlqTopic, 1)
-  producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 })
-  await producer.connect()
-})
-afterAll(async () => {
-  await producer?.disconnect()
-  await redis?.quit()
-  await db?.drop()
 })
 beforeEach(() => {
   // A fresh key prefix and topic name per test: nothing one test writes is seen by another.
   keys = redisKeys(`${uniqueName('rc')}:`)
-  counters = new RedisCounters(redis, keys)
   topic = uniqueName('topic')
 })
 
-let seq = 0
-function click(adId: string, overrides: Partial<ClickMessage> = {}): ClickMessage {
-  seq++
-  return {
-    v: 1,
-    click_id: `click-${uniqueName('c')}-${seq}`,
-    ad_id: adId,
-    playback_time: seq % 3600,
-    received_at: new Date().toISOString(),
-    ip: `198.51.100.${seq % 250}`,
-    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/1.0',
-    ...overrides,
-  }
-}
-const records = (clicks: (ClickMessage | string)[], firstOffset = 0): KafkaRecord[] =>
-  clicks.map((c, i) => ({
-    offset: String(firstOffset + i),
-    value: Buffer.from(typeof c === 'string' ? c : JSON.stringify(c)),
-  }))
-
 async function redisCount(adId: string) {
-  return Number((await redis.get(keys.clickCount(adId))) ?? 0)
+  return Number((await real.redis.get(keys.clickCount(adId))) ?? 0)
 }
 async function pgCount(adId: string) {
-  const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from clicks where ad_id = ${adId}`
+  const [row] = await real.db.sql<
+    { n: number }[]
+  >`select count(*)::int as n from clicks where ad_id = ${adId}`
   return row?.n ?? 0
 }
 
@@ -96,7 +60,7 @@ describe('recordClicks', () => {
     expect(outcome).toMatchObject({ lastOffset: '2', counted: 3, duplicates: 0, rejected: [] })
     expect(await pgCount(ad)).toBe(3)
     expect(await redisCount(ad)).toBe(3)
-    expect(await redis.pfcount(keys.viewers(ad))).toBe(2)
+    expect(await real.redis.pfcount(keys.viewers(ad))).toBe(2)
   })
 
   it('changes nothing when the same batch is delivered again', async () => {
@@ -133,7 +97,7 @@ describe('recordClicks', () => {
     const clicks = [click(ad), click(ad)]
     // The first delivery got as far as the Postgres commit, then the process died.
     await insertClicks(
-      db.sql,
+      real.db.sql,
       clicks.map((c, i) => ({ click: c, partition: 3, offset: String(i), viewerId: `v${i}`, reason: null })),
     )
     expect(await redisCount(ad)).toBe(0)
@@ -155,10 +119,10 @@ describe('recordClicks', () => {
     expect(await pgCount(ad)).toBe(2)
     expect(await redisCount(ad)).toBe(2)
 
-    const letters = await readDeadLetters(2)
-    const header = (i: number, name: string) => letters[i]?.headers?.[name]?.toString()
-    expect(letters.map((l) => l.value?.toString())).toEqual(['not json', poison])
-    expect(letters[0]?.key?.toString()).toBe('k1')
+    const letters = await readDeadLetters(dlqTopic, 2)
+    const header = (i: number, name: string) => letters[i]?.headers[name]
+    expect(letters.map((l) => l.value)).toEqual(['not json', poison])
+    expect(letters[0]?.key).toBe('k1')
     expect(header(0, DLQ_HEADERS.reason)).toMatch(/not JSON/)
     expect(header(1, DLQ_HEADERS.reason)).toMatch(/ClickMessage/)
     expect([
@@ -188,16 +152,16 @@ describe('recordClicks', () => {
     ]
     const outcome = await recordClicks({ topic, partition: 0, records: records(batch) }, stores())
     expect(outcome).toMatchObject({ counted: 2, invalid: { repeat: 1, bot: 1, inactive_ad: 1 } })
-    const stored = await db.sql<{ click_id: string; invalid_reason: string | null }[]>`
+    const stored = await real.db.sql<{ click_id: string; invalid_reason: string | null }[]>`
       select click_id, invalid_reason from clicks where click_id = any(${batch.map((c) => c.click_id)})`
     const reasonOf = new Map(stored.map((r) => [r.click_id, r.invalid_reason]))
     expect(batch.map((c) => reasonOf.get(c.click_id))).toEqual([null, 'repeat', 'bot', 'inactive_ad', null])
     expect(await redisCount(ad)).toBe(2)
-    expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '1', bot: '1' })
-    expect(await redis.hgetall(keys.invalid(paused))).toEqual({ inactive_ad: '1' })
+    expect(await real.redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '1', bot: '1' })
+    expect(await real.redis.hgetall(keys.invalid(paused))).toEqual({ inactive_ad: '1' })
     // The rollup keeps the reasons too (the overview's invalid traffic), once each on redelivery.
     await recordClicks({ topic, partition: 0, records: records(batch) }, stores())
-    const byReason = await db.sql<{ ad_id: string; reasons: number[] }[]>`
+    const byReason = await real.db.sql<{ ad_id: string; reasons: number[] }[]>`
       select ad_id, array[sum(invalid)::int, sum(invalid_bot)::int, sum(invalid_repeat)::int,
                           sum(invalid_over_budget)::int, sum(invalid_inactive_ad)::int] as reasons
       from click_minutes where ad_id in (${ad}, ${paused}) group by ad_id`
@@ -207,14 +171,14 @@ describe('recordClicks', () => {
     })
     // An archived ad is not active either, whatever its status says.
     const archived = await newAd()
-    await db.sql`update ads set archived_at = now() where id = ${archived}`
+    await real.db.sql`update ads set archived_at = now() where id = ${archived}`
     const late = await recordClicks(
       { topic, partition: 0, records: records([click(archived)], 100) },
       stores(),
     )
     expect(late?.invalid).toEqual({ inactive_ad: 1 })
-    expect(await redis.get(keys.playbackSum(ad))).toBe('30')
-    expect(await redis.pfcount(keys.viewers(ad))).toBe(2)
+    expect(await real.redis.get(keys.playbackSum(ad))).toBe('30')
+    expect(await real.redis.pfcount(keys.viewers(ad))).toBe(2)
   })
 
   it('marks a viewer over its hourly budget, counting what Postgres already holds', async () => {
@@ -240,14 +204,14 @@ describe('recordClicks', () => {
     const viewer = { ip: '192.0.2.100', user_agent: 'Mozilla/5.0 Chrome/126.0' }
     const batch = records([click(ad, viewer), click(ad, viewer)])
     await recordClicks({ topic, partition: 6, records: batch }, stores())
-    await redis.del(keys.appliedOffset(topic, 6)) // make Redis apply the redelivery again
-    await db.sql`update ads set status = 'paused' where id = ${ad}`
+    await real.redis.del(keys.appliedOffset(topic, 6)) // make Redis apply the redelivery again
+    await real.db.sql`update ads set status = 'paused' where id = ${ad}`
     await recordClicks({ topic, partition: 6, records: batch }, stores())
-    const reasons = await db.sql<{ invalid_reason: string | null }[]>`
+    const reasons = await real.db.sql<{ invalid_reason: string | null }[]>`
       select invalid_reason from clicks where ad_id = ${ad} order by kafka_offset`
     expect(reasons.map((r) => r.invalid_reason)).toEqual([null, 'repeat'])
     // Applied twice on purpose above, and both times by the stored verdict: one valid, one repeat each.
-    expect(await redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '2' })
+    expect(await real.redis.hgetall(keys.invalid(ad))).toEqual({ repeat: '2' })
     expect(await redisCount(ad)).toBe(2)
   })
 
@@ -264,12 +228,12 @@ describe('recordClicks', () => {
     await recordClicks({ topic, partition: 7, records: batch }, stores())
     await recordClicks({ topic, partition: 7, records: batch }, stores())
     const epoch = minute / 60_000
-    expect(await redis.hgetall(keys.minute(ad, epoch))).toEqual({ v: '2' })
-    expect(await redis.hgetall(keys.minute(ad, epoch + 1))).toEqual({ v: '1', i: '1' })
-    expect(await redis.zscore(keys.topMinute(epoch), ad)).toBe('2')
-    expect(await redis.zscore(keys.topMinute(epoch + 1), ad)).toBe('1')
-    expect(await redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(3600)
-    const rollup = await db.sql<
+    expect(await real.redis.hgetall(keys.minute(ad, epoch))).toEqual({ v: '2' })
+    expect(await real.redis.hgetall(keys.minute(ad, epoch + 1))).toEqual({ v: '1', i: '1' })
+    expect(await real.redis.zscore(keys.topMinute(epoch), ad)).toBe('2')
+    expect(await real.redis.zscore(keys.topMinute(epoch + 1), ad)).toBe('1')
+    expect(await real.redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(3600)
+    const rollup = await real.db.sql<
       { minute: Date; valid: number; invalid: number; playback_sum: string; invalid_bot: number }[]
     >`
       select minute, valid, invalid, playback_sum::text, invalid_bot from click_minutes
@@ -315,33 +279,7 @@ describe('recordClicks', () => {
     // A lower offset on another partition is new work, not a redelivery.
     await recordClicks({ topic, partition: 1, records: records([click(ad)], 5) }, stores())
     expect(await redisCount(ad)).toBe(2)
-    expect(await redis.get(keys.appliedOffset(topic, 0))).toBe('50')
-    expect(await redis.get(keys.appliedOffset(topic, 1))).toBe('5')
+    expect(await real.redis.get(keys.appliedOffset(topic, 0))).toBe('50')
+    expect(await real.redis.get(keys.appliedOffset(topic, 1))).toBe('5')
   })
 })
-
-async function readDeadLetters(count: number) {
-  const consumer = testKafka().consumer({ groupId: uniqueName('dlq-reader') })
-  const letters: {
-    key: Buffer | null
-    value: Buffer | null
-    headers?: Record<string, Buffer | string | undefined>
-  }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic: dlqTopic, fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      letters.push({
-        key: message.key,
-        value: message.value,
-        headers: message.headers as Record<string, Buffer>,
-      })
-    },
-  })
-  try {
-    await waitFor(async () => (letters.length >= count ? true : undefined), { what: `${count} dead letters` })
-  } finally {
-    await consumer.disconnect()
-  }
-  return letters
-}

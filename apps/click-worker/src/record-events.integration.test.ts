@@ -1,112 +1,60 @@
-import { randomBytes } from 'node:crypto'
 import {
   type AdEvent,
   type ClickMessage,
   deadLetterTopic,
   type EventMessage,
   MINUTE_BUCKET_TTL_SECONDS,
+  type RedisKeys,
   redisKeys,
   viewerId,
 } from '@adtrack/contracts'
-import { createRedis } from '@adtrack/service-runtime/redis'
-import {
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  stack,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import type { Producer } from 'kafkajs'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
+import { createTopic, insertAds, uniqueName } from '@adtrack/test-support'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { insertEvents } from './postgres-store.js'
-import { type ClickStores, type KafkaRecord, recordClicks } from './record-clicks.js'
-import { RedisCounters } from './redis-store.js'
+import { recordClicks } from './record-clicks.js'
+import {
+  asRecords,
+  clickMessage,
+  eventMessage,
+  newImpressionId,
+  readDeadLetters,
+  workerStores,
+} from './testing/worker-stores.js'
 
 // Events (version 2) through the worker's per-batch job, against the dev stack's Postgres, Redis and
 // Kafka (the dead-letter topic). Each test has its own ad, key prefix and topic name.
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let producer: Producer
-let keys: ReturnType<typeof redisKeys>
+const real = workerStores()
+let keys: RedisKeys
 let topic: string
 let ad: string
-const rules = { repeatWindowMs: 30_000, hourlyBudget: 30 }
 const BOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)'
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 })
-  await producer.connect()
-})
-afterAll(async () => {
-  await producer?.disconnect()
-  await redis?.quit()
-  await db?.drop()
-})
 beforeEach(async () => {
   keys = redisKeys(`${uniqueName('ev')}:`)
   topic = uniqueName('events')
   ad = uniqueName('ad')
-  await insertAds(db.sql, [{ id: ad }])
-})
-const stores = (): ClickStores => ({
-  sql: db.sql,
-  counters: new RedisCounters(redis, keys),
-  deadLetters: new KafkaDeadLetters(producer, deadLetterTopic(topic)),
-  rules,
+  await insertAds(real.db.sql, [{ id: ad }])
 })
 
-const impression = () => randomBytes(16).toString('base64url')
-let seq = 0
-function event(type: AdEvent, impressionId: string, over: Partial<EventMessage> = {}): EventMessage {
-  seq++
-  return {
-    v: 2,
-    type,
-    impression_id: impressionId,
-    ad_id: ad,
-    served_at: new Date(Date.now() - 5000).toISOString(),
-    received_at: new Date().toISOString(),
-    ip: `198.51.100.${seq % 250}`,
-    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/2.0',
-    ...over,
-  } as EventMessage
-}
-function click(over: Partial<ClickMessage> = {}): ClickMessage {
-  seq++
-  return {
-    v: 1,
-    click_id: uniqueName(`c${seq}`),
-    ad_id: ad,
-    playback_time: 7,
-    received_at: new Date().toISOString(),
-    ip: `203.0.113.${seq % 250}`,
-    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) TestPlayer/1.0',
-    ...over,
-  }
-}
-const records = (messages: (EventMessage | ClickMessage | string)[], first = 0): KafkaRecord[] =>
-  messages.map((m, i) => ({
-    offset: String(first + i),
-    value: Buffer.from(typeof m === 'string' ? m : JSON.stringify(m)),
-  }))
+const impression = newImpressionId
+const event = (type: AdEvent, impressionId: string, over: Partial<EventMessage> = {}) =>
+  eventMessage(type, impressionId, ad, over)
+const click = (over: Partial<ClickMessage> = {}) => clickMessage(ad, { playback_time: 7, ...over })
 const record = (partition: number, messages: (EventMessage | ClickMessage | string)[], first = 0) =>
-  recordClicks({ topic, partition, records: records(messages, first) }, stores())
+  recordClicks(
+    { topic, partition, records: asRecords(messages, first) },
+    real.clickStores(keys, deadLetterTopic(topic)),
+  )
 
 const numbers = (hash: Record<string, string>) =>
   Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Number(v)]))
-const redisEvents = async () => numbers(await redis.hgetall(keys.events(ad)))
+const redisEvents = async () => numbers(await real.redis.hgetall(keys.events(ad)))
 async function pgEvents() {
-  const rows = await db.sql<{ event: string; n: number }[]>`
+  const rows = await real.db.sql<{ event: string; n: number }[]>`
     select event, count(*)::int as n from ad_events where ad_id = ${ad} and invalid_reason is null group by 1`
   return Object.fromEntries(rows.map((r) => [r.event, r.n]))
 }
-const clickCount = async () => Number((await redis.get(keys.clickCount(ad))) ?? 0)
+const clickCount = async () => Number((await real.redis.get(keys.clickCount(ad))) ?? 0)
 
 describe('recordClicks with events', () => {
   it('counts an (impression, event) once: twice in a batch, again in a later batch, and on redelivery', async () => {
@@ -134,8 +82,8 @@ describe('recordClicks with events', () => {
     await record(0, first)
     expect(await redisEvents()).toEqual({ impression: 2, start: 1, complete: 1 })
     expect(await pgEvents()).toEqual({ impression: 2, start: 1, complete: 1 })
-    expect(await redis.pfcount(keys.impressionViewers(ad))).toBe(2)
-    const [rollup] = await db.sql<{ n: number }[]>`
+    expect(await real.redis.pfcount(keys.impressionViewers(ad))).toBe(2)
+    const [rollup] = await real.db.sql<{ n: number }[]>`
       select sum(valid)::int as n from event_minutes where ad_id = ${ad}`
     expect(rollup?.n).toBe(4)
   })
@@ -145,7 +93,7 @@ describe('recordClicks with events', () => {
     const batch = [event('impression', imp), event('first_quartile', imp), event('midpoint', imp)]
     // The first delivery got as far as the Postgres commit, then the process died.
     await insertEvents(
-      db.sql,
+      real.db.sql,
       batch.map((e, i) => ({
         event: e,
         partition: 3,
@@ -162,7 +110,7 @@ describe('recordClicks with events', () => {
     await record(3, grown) // and once more, after Redis applied it
     expect(await redisEvents()).toEqual({ impression: 1, first_quartile: 1, midpoint: 1, third_quartile: 1 })
     expect(await pgEvents()).toEqual(await redisEvents())
-    const [rollup] = await db.sql<{ n: number }[]>`
+    const [rollup] = await real.db.sql<{ n: number }[]>`
       select sum(valid)::int as n from event_minutes where ad_id = ${ad}`
     expect(rollup?.n).toBe(4)
   })
@@ -180,7 +128,7 @@ describe('recordClicks with events', () => {
     // Fired again in a later batch: still one click.
     const again = await record(1, [event('click', imp, viewer)], 3)
     expect(again).toMatchObject({ counted: 0, duplicates: 1 })
-    const rows = await db.sql<
+    const rows = await real.db.sql<
       { click_id: string; impression_id: string; playback_time: number; invalid_reason: string | null }[]
     >`select click_id, impression_id, playback_time, invalid_reason from clicks where ad_id = ${ad}`
     // The record that reached Kafka first owns the click: the click-through, without a playhead.
@@ -188,7 +136,7 @@ describe('recordClicks with events', () => {
       { click_id: `imp:${imp}`, impression_id: imp, playback_time: 0, invalid_reason: null },
     ])
     expect(await clickCount()).toBe(1)
-    expect(await redis.pfcount(keys.viewers(ad))).toBe(1)
+    expect(await real.redis.pfcount(keys.viewers(ad))).toBe(1)
     // A click is a click, not an event: it is not among the ad's events.
     expect(await redisEvents()).toEqual({ impression: 1 })
     // The click rules apply: a second impression's click by the same viewer within the window repeats.
@@ -218,20 +166,20 @@ describe('recordClicks with events', () => {
     })
     expect(outcome?.invalid).toEqual({ bot: 1 })
     expect(await redisEvents()).toEqual({})
-    expect(numbers(await redis.hgetall(keys.invalidEvents(ad)))).toEqual({
+    expect(numbers(await real.redis.hgetall(keys.invalidEvents(ad)))).toEqual({
       impression: 1,
       start: 1,
       error: 1,
     })
-    expect(await redis.hgetall(keys.errors(ad))).toEqual({})
-    expect(await redis.exists(keys.impressionViewers(ad))).toBe(0)
-    expect(await redis.hgetall(keys.invalid(ad))).toEqual({ bot: '1' })
+    expect(await real.redis.hgetall(keys.errors(ad))).toEqual({})
+    expect(await real.redis.exists(keys.impressionViewers(ad))).toBe(0)
+    expect(await real.redis.hgetall(keys.invalid(ad))).toEqual({ bot: '1' })
     const minute = Math.floor(Date.now() / 60_000)
     const scores = await Promise.all(
-      [minute - 1, minute].map((m) => redis.zscore(keys.topImpressionsMinute(m), ad)),
+      [minute - 1, minute].map((m) => real.redis.zscore(keys.topImpressionsMinute(m), ad)),
     )
     expect(scores).toEqual([null, null])
-    const rows = await db.sql<{ invalid: number; valid: number }[]>`
+    const rows = await real.db.sql<{ invalid: number; valid: number }[]>`
       select sum(invalid)::int as invalid, sum(valid)::int as valid from event_minutes where ad_id = ${ad}`
     expect(rows[0]).toEqual({ invalid: 3, valid: 0 })
   })
@@ -250,27 +198,29 @@ describe('recordClicks with events', () => {
       event('start', a, { received_at: at(2_000), error_code: 400 }), // a code on anything else is dropped
     ])
     const epoch = minute / 60_000
-    expect(numbers(await redis.hgetall(keys.errors(ad)))).toEqual({ '405': 2, unknown: 1 })
+    expect(numbers(await real.redis.hgetall(keys.errors(ad)))).toEqual({ '405': 2, unknown: 1 })
     expect(await redisEvents()).toEqual({ impression: 3, error: 3, start: 1 })
-    expect(numbers(await redis.hgetall(keys.minute(ad, epoch)))).toEqual({
+    expect(numbers(await real.redis.hgetall(keys.minute(ad, epoch)))).toEqual({
       'e:impression': 2,
       'e:error': 1,
       'x:405': 1,
       'e:start': 1,
     })
-    expect(numbers(await redis.hgetall(keys.minute(ad, epoch + 1)))).toEqual({
+    expect(numbers(await real.redis.hgetall(keys.minute(ad, epoch + 1)))).toEqual({
       'e:impression': 1,
       'e:error': 2,
       'x:405': 1,
       'x:unknown': 1,
     })
-    expect(await redis.zscore(keys.topImpressionsMinute(epoch), ad)).toBe('2')
-    expect(await redis.zscore(keys.topImpressionsMinute(epoch + 1), ad)).toBe('1')
-    expect(await redis.ttl(keys.topImpressionsMinute(epoch))).toBeGreaterThan(MINUTE_BUCKET_TTL_SECONDS - 60)
-    expect(await redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(MINUTE_BUCKET_TTL_SECONDS - 60)
-    expect(await redis.exists(keys.topMinute(epoch))).toBe(0) // no clicks, no top-clicks entry
-    expect(await redis.pfcount(keys.impressionViewers(ad))).toBe(3)
-    const rollup = await db.sql<{ minute: Date; event: string; error_code: number; valid: number }[]>`
+    expect(await real.redis.zscore(keys.topImpressionsMinute(epoch), ad)).toBe('2')
+    expect(await real.redis.zscore(keys.topImpressionsMinute(epoch + 1), ad)).toBe('1')
+    expect(await real.redis.ttl(keys.topImpressionsMinute(epoch))).toBeGreaterThan(
+      MINUTE_BUCKET_TTL_SECONDS - 60,
+    )
+    expect(await real.redis.ttl(keys.minute(ad, epoch))).toBeGreaterThan(MINUTE_BUCKET_TTL_SECONDS - 60)
+    expect(await real.redis.exists(keys.topMinute(epoch))).toBe(0) // no clicks, no top-clicks entry
+    expect(await real.redis.pfcount(keys.impressionViewers(ad))).toBe(3)
+    const rollup = await real.db.sql<{ minute: Date; event: string; error_code: number; valid: number }[]>`
       select minute, event, error_code, valid from event_minutes where ad_id = ${ad}
       order by minute, event, error_code`
     expect(rollup.map((r) => [r.minute.toISOString().slice(11, 16), r.event, r.error_code, r.valid])).toEqual(
@@ -283,7 +233,7 @@ describe('recordClicks with events', () => {
         ['10:16', 'impression', 0, 1],
       ],
     )
-    const [stored] = await db.sql<{ error_code: number | null }[]>`
+    const [stored] = await real.db.sql<{ error_code: number | null }[]>`
       select error_code from ad_events where impression_id = ${a} and event = 'start'`
     expect(stored?.error_code).toBeNull()
   })
@@ -307,8 +257,8 @@ describe('recordClicks with events', () => {
     })
     expect(await clickCount()).toBe(4)
     expect(await redisEvents()).toEqual({ impression: 1, complete: 1 })
-    expect(await redis.get(keys.appliedOffset(topic, 5))).toBe('105')
-    const [row] = await db.sql<{ n: number; with_impression: number }[]>`
+    expect(await real.redis.get(keys.appliedOffset(topic, 5))).toBe('105')
+    const [row] = await real.db.sql<{ n: number; with_impression: number }[]>`
       select count(*)::int as n, count(impression_id)::int as with_impression from clicks where ad_id = ${ad}`
     expect(row).toEqual({ n: 4, with_impression: 1 })
   })
@@ -341,8 +291,10 @@ describe('recordClicks with events', () => {
     expect(outcome?.events.midpoint).toEqual({ refused: 1 })
     expect(await redisEvents()).toEqual({ impression: 1, start: 1, first_quartile: 1 })
     expect(await clickCount()).toBe(1)
-    expect(await redis.get(keys.appliedOffset(topic, 6))).toBe('26')
-    const letters = await readDeadLetters(3)
+    expect(await real.redis.get(keys.appliedOffset(topic, 6))).toBe('26')
+    const letters = (await readDeadLetters(deadLetterTopic(topic), 3)).sort(
+      (a, b) => Number(a.offset) - Number(b.offset),
+    )
     expect(letters.map((l) => [l.offset, l.reason])).toEqual([
       ['21', expect.stringMatching(/^does not match EventMessage v2: \/impression_id/)],
       ['23', expect.stringMatching(/^postgres 2200[78]: /)],
@@ -353,22 +305,3 @@ describe('recordClicks with events', () => {
     expect(await redisEvents()).toEqual({ impression: 1, start: 1, first_quartile: 1 })
   })
 })
-
-async function readDeadLetters(count: number) {
-  const consumer = testKafka().consumer({ groupId: uniqueName('dlq-reader') })
-  const letters: { offset: string; reason: string }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic: deadLetterTopic(topic), fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const header = (name: string) => message.headers?.[name]?.toString() ?? ''
-      letters.push({ offset: header(DLQ_HEADERS.offset), reason: header(DLQ_HEADERS.reason) })
-    },
-  })
-  try {
-    await waitFor(async () => (letters.length >= count ? true : undefined), { what: `${count} dead letters` })
-  } finally {
-    await consumer.disconnect()
-  }
-  return letters.sort((a, b) => Number(a.offset) - Number(b.offset))
-}

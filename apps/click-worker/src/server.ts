@@ -1,5 +1,5 @@
 import { deadLetterTopic, parseDuration, redisKeys, WorkerConfig } from '@adtrack/contracts'
-import { createSql } from '@adtrack/db'
+import { createSql, databaseOptions } from '@adtrack/db'
 import {
   createLogger,
   loadConfigOrExit,
@@ -19,7 +19,7 @@ const config = loadConfigOrExit('click-worker', WorkerConfig, process.env)
 const logger = createLogger('click-worker', config.LOG_LEVEL)
 routeProcessWarnings(logger)
 const metrics = createWorkerMetrics()
-const sql = createSql(config.DATABASE_URL, { max: 4, applicationName: 'click-worker' })
+const sql = createSql(config.DATABASE_URL, databaseOptions(config, 'click-worker'))
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })

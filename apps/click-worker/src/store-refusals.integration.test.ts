@@ -1,81 +1,50 @@
-import { randomBytes } from 'node:crypto'
-import { type ClickMessage, deadLetterTopic, redisKeys } from '@adtrack/contracts'
+import { type ClickMessage, deadLetterTopic, type RedisKeys, redisKeys } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import {
   connectedProducer,
-  createTestDatabase,
   createTopic,
   insertAds,
-  stack,
   testKafka,
   uniqueName,
   waitFor,
 } from '@adtrack/test-support'
-import type { Redis } from 'ioredis'
-import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { buildWorker } from './app.js'
-import { DLQ_HEADERS, KafkaDeadLetters } from './dead-letters.js'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { type BatchContext, type BatchPayload, handleBatch } from './handle-batch.js'
 import { createWorkerMetrics } from './metrics.js'
 import { type ClickStores, recordClicks } from './record-clicks.js'
 import { RedisCounters } from './redis-store.js'
+import {
+  clickMessage,
+  eventMessage,
+  newImpressionId,
+  readDeadLetters,
+  workerStores,
+} from './testing/worker-stores.js'
 
 // The worker's per-batch logic against the real stores (Postgres, Redis, the dead-letter topic on
 // Kafka); only the kafkajs consumer callbacks are fakes, and the last test runs the real consumer.
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let redis: Redis
-let producer: Producer
-let keys: ReturnType<typeof redisKeys>
+const real = workerStores()
+let keys: RedisKeys
 let topic: string
 let ad: string
-const rules = { repeatWindowMs: 30_000, hourlyBudget: 30 }
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  redis = createRedis(stack().redisUrl)
-  producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 })
-  await producer.connect()
-})
-afterAll(async () => {
-  await producer?.disconnect()
-  await redis?.quit()
-  await db?.drop()
-})
 beforeEach(async () => {
   keys = redisKeys(`${uniqueName('sr')}:`)
   topic = uniqueName('clicks')
   await createTopic(deadLetterTopic(topic), 1)
   ad = uniqueName('ad')
-  await insertAds(db.sql, [{ id: ad }])
+  await insertAds(real.db.sql, [{ id: ad }])
 })
 
-const stores = (over: Partial<ClickStores> = {}): ClickStores => ({
-  sql: db.sql,
-  counters: new RedisCounters(redis, keys),
-  deadLetters: new KafkaDeadLetters(producer, deadLetterTopic(topic)),
-  rules,
-  ...over,
-})
+const stores = (over: Partial<ClickStores> = {}) => real.clickStores(keys, deadLetterTopic(topic), over)
 
 let seq = 0
-/** A click valid by the ClickMessage contract, as bytes: each one a distinct viewer. */
-function click(over: Partial<ClickMessage> = {}): ClickMessage {
-  seq++
-  return {
-    v: 1,
-    click_id: uniqueName(`c${seq}`),
-    ad_id: ad,
-    playback_time: seq % 3600,
-    received_at: new Date().toISOString(),
-    ip: `198.51.100.${seq % 250}`,
-    user_agent: `Mozilla/5.0 (X11; Linux x86_64) Refusals/${seq}`,
-    ...over,
-  }
-}
+/** A click valid by the ClickMessage contract: each one a distinct viewer. */
+const click = (over: Partial<ClickMessage> = {}): ClickMessage =>
+  clickMessage(ad, { user_agent: `Mozilla/5.0 (X11; Linux x86_64) Refusals/${++seq}`, ...over })
 // Refused by Postgres: NUL in text (valid by the contract until it rules free text; then the contract
 // refuses it first), year 0 (Postgres has none: 22008, or 22007 for the year before it) and a leap
 // second (the date-time format allows :60, Date.parse does not), both valid by every contract so far.
@@ -131,8 +100,8 @@ function context(s: ClickStores): BatchContext {
 }
 
 async function counts() {
-  const [pg] = await db.sql<{ n: number }[]>`select count(*)::int as n from clicks where ad_id = ${ad}`
-  return { postgres: pg?.n ?? 0, redis: Number((await redis.get(keys.clickCount(ad))) ?? 0) }
+  const [pg] = await real.db.sql<{ n: number }[]>`select count(*)::int as n from clicks where ad_id = ${ad}`
+  return { postgres: pg?.n ?? 0, redis: Number((await real.redis.get(keys.clickCount(ad))) ?? 0) }
 }
 
 describe('records a store refuses for their content', () => {
@@ -145,10 +114,12 @@ describe('records a store refuses for their content', () => {
     expect(await handleBatch(payload, context(stores()))).toBe('committed')
     expect(calls).toEqual(['resolve 49'])
     expect(await counts()).toEqual({ postgres: 6, redis: 6 })
-    expect(await redis.get(keys.appliedOffset(topic, 0))).toBe('49')
+    expect(await real.redis.get(keys.appliedOffset(topic, 0))).toBe('49')
 
     // By offset: records the contract refuses are dead-lettered before the stores are tried.
-    const letters = (await readDeadLetters(topic, 4)).sort((a, b) => Number(a.offset) - Number(b.offset))
+    const letters = (await readDeadLetters(deadLetterTopic(topic), 4, { settleMs: 500 })).sort(
+      (a, b) => Number(a.offset) - Number(b.offset),
+    )
     expect(letters.map((l) => l.offset)).toEqual(['40', '43', '45', '49'])
     expect(letters.map((l) => l.value)).toEqual([0, 3, 5, 9].map((i) => JSON.stringify(batch[i])))
     expect(letters.map((l) => l.reason)).toEqual([
@@ -197,7 +168,7 @@ describe('records a store refuses for their content', () => {
       expect(await handleBatch(payload, context(stores()))).toBe('committed')
       expect(calls).toEqual(['resolve 9'])
       expect(await counts()).toEqual({ postgres: 2, redis: 2 })
-      const letters = await readDeadLetters(topic, 1)
+      const letters = await readDeadLetters(deadLetterTopic(topic), 1, { settleMs: 500 })
       expect(letters.map((l) => l.offset)).toEqual(['8'])
     } finally {
       deadRedis.disconnect()
@@ -210,31 +181,17 @@ describe('records a store refuses for their content', () => {
     const groupId = uniqueName('workers')
     const prefix = `${uniqueName('e2e')}:`
     keys = redisKeys(prefix)
-    const worker = buildWorker(
-      { KAFKA_TOPIC: topic, KAFKA_GROUP_ID: groupId, REDIS_KEY_PREFIX: prefix, sessionTimeoutMs: 6000 },
-      {
-        kafka: testKafka(),
-        sql: db.sql,
-        redis,
-        logger: pino({ level: 'silent' }),
-        metrics: createWorkerMetrics(),
-        rules,
-      },
-    )
+    const worker = real.worker({ topic, groupId, prefix })
     const sender = await connectedProducer('hostile-sender')
     const later = Array.from({ length: 20 }, () => click())
     // Version 2 events after them, as a new ingest-api would add to the topic the old one filled.
-    const impressions = Array.from({ length: 5 }, () => ({
-      v: 2,
-      type: 'impression',
-      impression_id: randomBytes(16).toString('base64url'),
-      ad_id: ad,
-      served_at: new Date().toISOString(),
-      received_at: new Date().toISOString(),
-      ip: '198.51.100.9',
-      user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Refusals/events',
-    }))
-    const impressionCount = async () => Number((await redis.hget(keys.events(ad), 'impression')) ?? 0)
+    const impressions = Array.from({ length: 5 }, () =>
+      eventMessage('impression', newImpressionId(), ad, {
+        ip: '198.51.100.9',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Refusals/events',
+      }),
+    )
+    const impressionCount = async () => Number((await real.redis.hget(keys.events(ad), 'impression')) ?? 0)
     try {
       await sender.send({
         topic,
@@ -251,7 +208,7 @@ describe('records a store refuses for their content', () => {
       )
       expect(await counts()).toEqual({ postgres: 20, redis: 20 })
       expect(await impressionCount()).toBe(5)
-      const [letter] = await readDeadLetters(topic, 1)
+      const [letter] = await readDeadLetters(deadLetterTopic(topic), 1, { settleMs: 500 })
       expect(letter?.reason).toMatch(/^postgres 2200[78]: /)
       const admin = testKafka().admin()
       await admin.connect()
@@ -272,27 +229,3 @@ describe('records a store refuses for their content', () => {
     }
   })
 })
-
-async function readDeadLetters(fromTopic: string, count: number) {
-  const consumer = testKafka().consumer({ groupId: uniqueName('dlq-reader') })
-  const letters: { offset: string; reason: string; value: string }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic: deadLetterTopic(fromTopic), fromBeginning: true })
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const header = (name: string) => message.headers?.[name]?.toString() ?? ''
-      letters.push({
-        offset: header(DLQ_HEADERS.offset),
-        reason: header(DLQ_HEADERS.reason),
-        value: String(message.value),
-      })
-    },
-  })
-  try {
-    await waitFor(async () => (letters.length >= count ? true : undefined), { what: `${count} dead letters` })
-    await new Promise((r) => setTimeout(r, 500)) // and no more than that
-  } finally {
-    await consumer.disconnect()
-  }
-  return letters
-}

@@ -157,48 +157,80 @@ describe('load shedding', () => {
 })
 
 describe('GET /readyz with a spool', () => {
-  it('is not ready while the spool is above its high-water mark, and ready again once replayed', async () => {
-    let mode: 'up' | 'down' = 'down'
+  /** A Kafka that refuses (down), or takes each batch only when the test releases it (held). */
+  function heldKafka(initial: 'down' | 'held') {
+    const state = { mode: initial as 'down' | 'held', held: [] as Array<() => void>, sent: [] as string[] }
     const sender: BatchSender = {
-      sendBatch: async () => {
-        if (mode === 'down') throw new Error('connect ECONNREFUSED')
+      sendBatch: async (req) => {
+        if (state.mode === 'down') throw new Error('connect ECONNREFUSED')
+        await new Promise<void>((resolve) => state.held.push(resolve))
+        for (const m of req.topicMessages?.[0]?.messages ?? [])
+          state.sent.push(JSON.parse(String(m.value)).click_id)
         return []
       },
     }
+    return { state, sender }
+  }
+
+  it('is not ready only while its spool is past the high-water mark and Kafka is not taking the backlog', async () => {
+    const kafka = heldKafka('down')
     const { app, spool } = await setup({
-      sender,
-      spoolMaxBytes: 1000,
-      highWaterPercent: 1, // 10 bytes
-      producer: { halfOpenAfterMs: 10 },
+      sender: kafka.sender,
+      spoolMaxBytes: 25_000,
+      highWaterPercent: 1, // 250 bytes: one click (some 170 bytes) is below it, three are above
+      producer: { halfOpenAfterMs: 10, maxBatch: 1 },
     })
-    expect((await click(app, 'over-the-mark-1')).statusCode).toBe(202)
-    const notReady = await app.inject({ url: '/readyz' })
-    expect(notReady.statusCode).toBe(503)
-    expect(notReady.json().checks.spool).toMatch(/high-water/)
+    expect((await click(app, 'below-the-mark-1')).statusCode).toBe(202)
+    // Kafka down, and room in the spool: ready (Kafka being down is every pod's position).
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+    for (const id of ['over-the-mark-2', 'over-the-mark-3'])
+      expect((await click(app, id)).statusCode).toBe(202)
+    const full = await app.inject({ url: '/readyz' })
+    expect(full.statusCode).toBe(503)
+    expect(full.json().checks.spool).toMatch(/nearly full .* Kafka is not taking its backlog/)
     expect((await app.inject({ url: '/livez' })).statusCode).toBe(200)
-    mode = 'up'
-    await vi.waitFor(() => expect(spool.isEmpty).toBe(true), { timeout: 3000 })
+
+    // Kafka back: once it acknowledges the first replayed batch the pod is ready, though still above the mark.
+    kafka.state.mode = 'held'
+    await vi.waitFor(() => expect(kafka.state.held).toHaveLength(1), { timeout: 3000 })
+    kafka.state.held.shift()?.()
+    await vi.waitFor(() => expect(kafka.state.held).toHaveLength(1))
+    expect(spool.bytes).toBeGreaterThan(250)
+    expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
+    // A click taken meanwhile queues behind the backlog and reaches Kafka after it.
+    const during = click(app, 'during-the-replay-4')
+    await vi.waitFor(() => expect(spool.records).toBeGreaterThanOrEqual(3))
+    while (!spool.isEmpty || kafka.state.held.length > 0) {
+      kafka.state.held.shift()?.()
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    expect((await during).statusCode).toBe(202)
+    expect(kafka.state.sent).toEqual([
+      'below-the-mark-1',
+      'over-the-mark-2',
+      'over-the-mark-3',
+      'during-the-replay-4',
+    ])
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
   })
 
-  it('is not ready while replaying a spool left from before a restart', async () => {
+  it('stays ready while replaying a spool left from before a restart; new clicks queue behind it', async () => {
     const earlier = await Spool.open({ dir, maxBytes: 1 << 20 })
     await earlier.append([Buffer.from(JSON.stringify({ click_id: 'from-last-run', ad_id: 'ad-1' }))])
     await earlier.close()
-    const held: Array<() => void> = []
-    const sender: BatchSender = {
-      sendBatch: async () => {
-        await new Promise<void>((resolve) => held.push(resolve))
-        return []
-      },
-    }
-    const { app, spool } = await setup({ sender })
-    await vi.waitFor(() => expect(held).toHaveLength(1))
+    const kafka = heldKafka('held')
+    const { app, spool } = await setup({ sender: kafka.sender })
+    await vi.waitFor(() => expect(kafka.state.held).toHaveLength(1))
     const replaying = await app.inject({ url: '/readyz' })
-    expect(replaying.statusCode).toBe(503)
-    expect(replaying.json().checks.spool).toMatch(/replaying 1 spooled clicks/)
-    held.shift()?.()
-    await vi.waitFor(() => expect(spool.isEmpty).toBe(true))
+    expect(replaying.statusCode, replaying.body).toBe(200)
+    const during = click(app, 'after-the-restart')
+    await vi.waitFor(() => expect(spool.records).toBe(2))
+    while (!spool.isEmpty || kafka.state.held.length > 0) {
+      kafka.state.held.shift()?.()
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    expect((await during).statusCode).toBe(202)
+    expect(kafka.state.sent).toEqual(['from-last-run', 'after-the-restart'])
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200)
   })
 })

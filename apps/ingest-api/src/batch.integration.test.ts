@@ -1,58 +1,16 @@
-import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import {
-  connectedProducer,
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  readTopic,
-  topicRecordCount,
-  uniqueName,
-} from '@adtrack/test-support'
-import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { ClickProducer } from './click-producer.js'
-import { createRegistry } from './metrics.js'
+import { insertAds, readTopic, topicRecordCount } from '@adtrack/test-support'
+import { describe, expect, it } from 'vitest'
+import { ingestApp } from './testing/ingest-app.js'
 
-const topic = uniqueName('ingest-batch')
 const BATCH_MAX_CLICKS = 8
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let kafkaProducer: Producer
-let catalog: AdCatalog
-let app: FastifyInstance
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  await insertAds(db.sql, [{ id: 'live' }, { id: 'other' }, { id: 'paused', status: 'paused' }])
-  await createTopic(topic, 3)
-  const config = loadConfig(IngestConfig, {
-    KAFKA_TOPIC: topic,
-    AD_CATALOG_REFRESH: '200ms',
-    LOG_LEVEL: 'silent',
-    BATCH_MAX_CLICKS: String(BATCH_MAX_CLICKS),
-  })
-  const logger = pino({ level: 'silent' })
-  kafkaProducer = await connectedProducer('ingest-batch-test')
-  catalog = new AdCatalog(db.sql, 200, logger)
-  await catalog.start()
-  const { registry } = createRegistry()
-  const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 2, maxBatch: 100 })
-  app = await buildApp(config, { catalog, producer, registry, readiness: new Readiness({}) })
+const ingest = ingestApp('ingest-batch', {
+  env: { BATCH_MAX_CLICKS: String(BATCH_MAX_CLICKS) },
+  seed: (sql) => insertAds(sql, [{ id: 'live' }, { id: 'other' }, { id: 'paused', status: 'paused' }]),
 })
-
-afterAll(async () => {
-  await app?.close()
-  catalog?.stop()
-  await kafkaProducer?.disconnect()
-  await db?.drop()
-})
+const { topic } = ingest
 
 const post = (payload: string, contentType = 'application/json') =>
-  app.inject({
+  ingest.app.inject({
     method: 'POST',
     url: '/ads/clicks',
     headers: { 'content-type': contentType, 'user-agent': 'BatchPlayer/2.0' },

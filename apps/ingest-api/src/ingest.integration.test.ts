@@ -1,59 +1,16 @@
-import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
-import {
-  connectedProducer,
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  readTopic,
-  topicRecordCount,
-  uniqueName,
-  waitFor,
-} from '@adtrack/test-support'
-import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { ClickProducer } from './click-producer.js'
-import { createRegistry } from './metrics.js'
+import { insertAds, readTopic, topicRecordCount, uniqueName, waitFor } from '@adtrack/test-support'
+import { describe, expect, it } from 'vitest'
+import { ingestApp } from './testing/ingest-app.js'
 
-const topic = uniqueName('ingest')
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let kafkaProducer: Producer
-let catalog: AdCatalog
-let app: FastifyInstance
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  await insertAds(db.sql, [{ id: 'live' }, { id: 'paused', status: 'paused' }])
-  await createTopic(topic, 3)
-  const config = loadConfig(IngestConfig, {
-    KAFKA_TOPIC: topic,
-    TRUSTED_PROXIES: '10.0.0.1',
-    AD_CATALOG_REFRESH: '200ms',
-    LOG_LEVEL: 'silent',
-  })
-  const logger = pino({ level: 'silent' })
-  kafkaProducer = await connectedProducer('ingest-test')
-  catalog = new AdCatalog(db.sql, 200, logger)
-  await catalog.start()
-  const { registry } = createRegistry()
-  const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 2, maxBatch: 100 })
-  app = await buildApp(config, { catalog, producer, registry, readiness: new Readiness({}) })
+const ingest = ingestApp('ingest', {
+  env: { TRUSTED_PROXIES: '10.0.0.1' },
+  seed: (sql) => insertAds(sql, [{ id: 'live' }, { id: 'paused', status: 'paused' }]),
 })
-
-afterAll(async () => {
-  await app?.close()
-  catalog?.stop()
-  await kafkaProducer?.disconnect()
-  await db?.drop()
-})
+const { topic } = ingest
 
 describe('POST /ads/click', () => {
   it('answers 202 with a click id once Kafka holds the click, keyed by ad, with receive time, IP and user agent', async () => {
-    const res = await app.inject({
+    const res = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       headers: { 'content-type': 'application/json', 'user-agent': 'TestPlayer/1.0' },
@@ -81,7 +38,7 @@ describe('POST /ads/click', () => {
     ['text/plain (navigator.sendBeacon)', 'text/plain;charset=UTF-8'],
     ['the form type curl -d sends', 'application/x-www-form-urlencoded'],
   ])('parses a JSON body sent as %s', async (_name, contentType) => {
-    const res = await app.inject({
+    const res = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       headers: { 'content-type': contentType },
@@ -91,13 +48,13 @@ describe('POST /ads/click', () => {
   })
 
   it('keeps a client click id, and takes one from Idempotency-Key', async () => {
-    const own = await app.inject({
+    const own = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       payload: { ad_id: 'live', playback_time: 1, click_id: 'client-chosen-id-1' },
     })
     expect(own.json().click_id).toBe('client-chosen-id-1')
-    const header = await app.inject({
+    const header = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       headers: { 'idempotency-key': 'header-chosen-id-1' },
@@ -107,7 +64,7 @@ describe('POST /ads/click', () => {
   })
 
   it('passes the player’s viewer_id on to Kafka, and leaves it out when absent', async () => {
-    const withViewer = await app.inject({
+    const withViewer = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       payload: { ad_id: 'live', playback_time: 3, click_id: 'has-viewer-id-1', viewer_id: 'device-42' },
@@ -120,14 +77,14 @@ describe('POST /ads/click', () => {
   })
 
   it('believes X-Forwarded-For only from a trusted proxy', async () => {
-    const trusted = await app.inject({
+    const trusted = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       remoteAddress: '10.0.0.1',
       headers: { 'x-forwarded-for': '198.51.100.9', 'idempotency-key': 'via-trusted-proxy' },
       payload: { ad_id: 'live', playback_time: 2 },
     })
-    const spoofed = await app.inject({
+    const spoofed = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       remoteAddress: '192.0.2.50',
@@ -144,16 +101,16 @@ describe('POST /ads/click', () => {
 
   it('makes a newly created ad clickable within the refresh interval, without a restart', async () => {
     const id = uniqueName('new')
-    const before = await app.inject({
+    const before = await ingest.app.inject({
       method: 'POST',
       url: '/ads/click',
       payload: { ad_id: id, playback_time: 1 },
     })
     expect(before.statusCode).toBe(404)
-    await insertAds(db.sql, [{ id }])
+    await insertAds(ingest.db.sql, [{ id }])
     const after = await waitFor(
       async () => {
-        const res = await app.inject({
+        const res = await ingest.app.inject({
           method: 'POST',
           url: '/ads/click',
           payload: { ad_id: id, playback_time: 1 },
@@ -226,7 +183,7 @@ describe('POST /ads/click', () => {
     ]
     it.each(cases)('%s', async (_name, req, status, message) => {
       const before = await topicRecordCount(topic)
-      const res = await app.inject({
+      const res = await ingest.app.inject({
         method: 'POST',
         url: '/ads/click',
         headers: { 'content-type': 'application/json', ...req.headers },

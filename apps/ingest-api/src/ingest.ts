@@ -1,5 +1,5 @@
 import { type IngestConfig, parseDuration } from '@adtrack/contracts'
-import { createSql, type Sql } from '@adtrack/db'
+import { createSql, databaseOptions, type Sql } from '@adtrack/db'
 import { createLogger, Readiness } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import type { Logger } from 'pino'
@@ -71,14 +71,15 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
   let sql: Sql | undefined
   let catalog = overrides.catalog
   if (!catalog) {
-    sql = createSql(config.DATABASE_URL, { max: 2, applicationName: 'ingest-api' })
+    sql = createSql(config.DATABASE_URL, databaseOptions(config, 'ingest-api'))
     catalog = new AdCatalog(sql, parseDuration(config.AD_CATALOG_REFRESH), logger)
     await catalog.start()
   }
   const ads = catalog
   registerStateGauges(metrics.registry, ads, producer, spool)
+  // NOTE: no check on the Kafka connection: a shared dependency's outage must not take every pod out of
+  // the Service (the spool takes the clicks meanwhile); see spool-readiness.ts.
   const readiness = new Readiness({
-    kafka: kafka.check,
     adCatalog: async () => {
       if (!Number.isFinite(ads.age)) throw new Error('not loaded yet')
     },
@@ -119,17 +120,26 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
     kafkaConnected: kafka.connected,
     /**
      * Stops taking requests, lets those in flight finish, then sends what is queued and gives the replay
-     * loop what is left of `graceMs` (less a margin for the rest of this) to empty the spool into Kafka.
-     * Whatever it cannot send stays on disk for the next start.
+     * loop what is left of `graceMs` (less a margin for the rest of this) to empty the spool into Kafka:
+     * on a scale-down this pod's volume may never be mounted again. Whatever it cannot send stays on disk,
+     * for the next start on this directory or for `replay-spool` (operations.md, the spool in Kubernetes).
      */
     async close({ graceMs = 0 }: { graceMs?: number } = {}) {
       const started = performance.now()
       readiness.beginShutdown()
-      kafka.stopConnecting()
       // Each request was (or will be) answered 2xx only once its click is in Kafka or fsynced in the
       // spool, so nothing acknowledged depends on what follows app.close().
       await app.close()
+      if (!spool.isEmpty) {
+        logger.info(
+          { dir: spool.dir, records: spool.records, bytes: spool.bytes },
+          'draining the spool to Kafka before exiting',
+        )
+      }
+      // NOTE: the connection keeps being retried while the spool drains: a pod that started during an
+      // outage has never connected, and Kafka may come back within the grace period.
       await producer.close({ drainMs: Math.max(0, graceMs - (performance.now() - started) - 3000) })
+      kafka.stopConnecting()
       await spool.close()
       await kafka.close()
       if (sql) {
@@ -138,10 +148,14 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
       }
       rateLimitRedis?.disconnect()
       if (!spool.isEmpty) {
-        logger.warn(
+        // The metrics go with the process: this line (and the claim-without-pod alert) is what tells.
+        logger.error(
           { dir: spool.dir, records: spool.records, bytes: spool.bytes },
-          'stopped with clicks still in the spool; they are replayed when a process starts on this directory',
+          'stopped with clicks still in the spool (Kafka did not take them within the grace period); ' +
+            'they are sent when ingest-api starts on this volume again, or by replay-spool',
         )
+      } else {
+        logger.info('spool empty at exit')
       }
     },
   }

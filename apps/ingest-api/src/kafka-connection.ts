@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { IngestConfig } from '@adtrack/contracts'
-import type { ReadinessCheck } from '@adtrack/service-runtime'
 import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
 import { Partitioners, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -11,8 +10,6 @@ export interface KafkaConnection {
   readonly sender: BatchSender
   /** Resolves once the producer is connected, or once close() stopped trying. */
   readonly connected: Promise<void>
-  /** Readiness: fails while the producer is not connected. */
-  readonly check: ReadinessCheck
   /** Gives up connecting (shutdown began): an attempt under way is left to finish or fail. */
   stopConnecting(): void
   /** Stops trying to connect (waiting a little for an attempt under way), then disconnects. */
@@ -42,13 +39,6 @@ export function connectKafka(config: KafkaSettings, logger: Logger): KafkaConnec
     logger,
     maxInFlight: config.PRODUCE_MAX_IN_FLIGHT,
   })
-  let isConnected = false
-  producer.on(producer.events.CONNECT, () => {
-    isConnected = true
-  })
-  producer.on(producer.events.DISCONNECT, () => {
-    isConnected = false
-  })
   const stopConnecting = new AbortController()
   const connect = async (signal: AbortSignal): Promise<void> => {
     for (let attempt = 1; !signal.aborted; attempt++) {
@@ -75,9 +65,6 @@ export function connectKafka(config: KafkaSettings, logger: Logger): KafkaConnec
   return {
     sender: producer,
     connected,
-    check: async () => {
-      if (!isConnected) throw new Error('producer not connected')
-    },
     stopConnecting: () => stopConnecting.abort(),
     async close() {
       stopConnecting.abort()
@@ -93,7 +80,6 @@ export function connectedSender(sender: BatchSender): KafkaConnection {
   return {
     sender,
     connected: Promise.resolve(),
-    check: async () => {},
     stopConnecting() {},
     close: async () => {},
   }

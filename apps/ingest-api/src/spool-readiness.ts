@@ -1,10 +1,15 @@
 import type { ReadinessCheck } from '@adtrack/service-runtime'
 
 /**
- * Not ready while the spool is being replayed or holds more than `highWaterBytes`: a load balancer then
- * sends clicks to other pods and this one drains its backlog to Kafka instead of growing it. Liveness is
- * untouched (nothing is wrong with the process). While Kafka is simply unreachable the pod stays ready:
- * every pod is in the same position then, and taking clicks into the spool is what it is for.
+ * Readiness says whether this pod can take a click durably, never whether Kafka is up. It can while its
+ * spool has room (a click Kafka does not take goes there), or while Kafka is taking the spool's backlog
+ * (new clicks queue behind it, in order, and it shrinks). It cannot once the spool is above
+ * `highWaterBytes` and Kafka is not taking the backlog: every click is about to be refused SPOOL_FULL, and
+ * a pod with room (one the autoscaler just added, say) should get them instead.
+ * NOTE: a pod that replays, a pod whose producer is not connected, and a pod whose breaker is open all stay
+ * ready. Kafka is shared: failing readiness on it would take every pod out of the Service at once, and
+ * the Ingress would then refuse with 503 every click the spools could have taken. Only when every spool
+ * is full is every pod out, and then each would refuse anyway. Liveness is untouched.
  */
 export function spoolReadiness(
   producer: { readonly replaying: boolean },
@@ -12,9 +17,10 @@ export function spoolReadiness(
   highWaterBytes: number,
 ): ReadinessCheck {
   return async () => {
-    if (producer.replaying) throw new Error(`replaying ${spool.records} spooled clicks to Kafka`)
-    if (spool.bytes > highWaterBytes) {
-      throw new Error(`spool above its high-water mark: ${spool.bytes} of ${highWaterBytes} bytes`)
-    }
+    if (spool.bytes <= highWaterBytes || producer.replaying) return
+    throw new Error(
+      `spool nearly full (${spool.bytes} of ${highWaterBytes} bytes at its high-water mark, ` +
+        `${spool.records} clicks) and Kafka is not taking its backlog`,
+    )
   }
 }

@@ -1,92 +1,47 @@
-import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig, Readiness } from '@adtrack/service-runtime'
 import { mintImpression, parseTrackingKeys } from '@adtrack/service-runtime/impression-token'
-import {
-  connectedProducer,
-  createTestDatabase,
-  createTopic,
-  insertAds,
-  readTopic,
-  topicRecordCount,
-  uniqueName,
-} from '@adtrack/test-support'
-import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
-import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AdCatalog } from './ad-catalog.js'
-import { buildApp } from './app.js'
-import { ClickProducer } from './click-producer.js'
-import { createRegistry } from './metrics.js'
+import { insertAds, readTopic, topicRecordCount } from '@adtrack/test-support'
+import { describe, expect, it } from 'vitest'
 import { PIXEL_GIF } from './routes/tracking.js'
+import { ingestApp } from './testing/ingest-app.js'
 
 // The tracking routes against the dev stack's Kafka and Postgres: what a player's pixel, click-through
 // and SDK call put on the topic, and what a bad token leaves off it.
 
-const topic = uniqueName('ingest-tracking')
 const KEYS = 'k2:integration-tracking-key-new-0123456789,k1:integration-tracking-key-old-0123456789'
 const keys = parseTrackingKeys(KEYS)
 const oldKeyOnly = parseTrackingKeys('k1:integration-tracking-key-old-0123456789')
 const MAX_AGE_MS = 60 * 60 * 1000
 const ALLOWED_ORIGIN = 'https://player.example.com'
 const BATCH_MAX = 6
-let db: Awaited<ReturnType<typeof createTestDatabase>>
-let kafkaProducer: Producer
-let catalog: AdCatalog
-let app: FastifyInstance
-let metrics: ReturnType<typeof createRegistry>
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  await insertAds(db.sql, [
-    { id: 'live' },
-    { id: 'other' },
-    { id: 'paused', status: 'paused' },
-    { id: 'gone' },
-  ])
-  await db.sql`update ads set target_url = 'https://advertiser.example/landing?utm=vast' where id = 'live'`
-  await db.sql`update ads set target_url = 'https://advertiser.example/paused' where id = 'paused'`
-  await db.sql`update ads set archived_at = now() where id = 'gone'`
-  await createTopic(topic, 3)
-  const config = loadConfig(IngestConfig, {
-    KAFKA_TOPIC: topic,
-    AD_CATALOG_REFRESH: '200ms',
-    LOG_LEVEL: 'silent',
+const ingest = ingestApp('ingest-tracking', {
+  env: {
     BATCH_MAX_CLICKS: String(BATCH_MAX),
     TRACKING_TOKEN_KEYS: KEYS,
     TRACKING_TOKEN_MAX_AGE: '1h',
     TRACKING_CORS_ORIGINS: `${ALLOWED_ORIGIN}, https://other-player.example`,
     // The rate limit would need Redis; the tracking routes are outside it anyway.
     RATE_LIMIT_MAX: '0',
-  })
-  kafkaProducer = await connectedProducer('ingest-tracking-test')
-  catalog = new AdCatalog(db.sql, 200, pino({ level: 'silent' }))
-  await catalog.start()
-  metrics = createRegistry()
-  const producer = new ClickProducer(kafkaProducer, topic, { lingerMs: 2, maxBatch: 100 })
-  app = await buildApp(config, {
-    catalog,
-    producer,
-    registry: metrics.registry,
-    readiness: new Readiness({}),
-    refusedClicks: metrics.refusedClicks,
-    tokenRefusals: metrics.tokenRefusals,
-  })
+  },
+  seed: async (sql) => {
+    await insertAds(sql, [
+      { id: 'live' },
+      { id: 'other' },
+      { id: 'paused', status: 'paused' },
+      { id: 'gone' },
+    ])
+    await sql`update ads set target_url = 'https://advertiser.example/landing?utm=vast' where id = 'live'`
+    await sql`update ads set target_url = 'https://advertiser.example/paused' where id = 'paused'`
+    await sql`update ads set archived_at = now() where id = 'gone'`
+  },
 })
-
-afterAll(async () => {
-  await app?.close()
-  catalog?.stop()
-  await kafkaProducer?.disconnect()
-  await db?.drop()
-})
+const { topic } = ingest
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) VastPlayer/1.0'
 const get = (url: string, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'GET', url, headers: { 'user-agent': UA, ...headers } })
+  ingest.app.inject({ method: 'GET', url, headers: { 'user-agent': UA, ...headers } })
 
 async function refusals(reason: string): Promise<number> {
-  const metric = await metrics.tokenRefusals.get()
+  const metric = await ingest.metrics.tokenRefusals.get()
   return metric.values.find((v) => v.labels.reason === reason)?.value ?? 0
 }
 
@@ -274,7 +229,7 @@ describe('GET /track/:ad_id/clickthrough', () => {
 
 describe('POST /track/events (SDK route)', () => {
   const post = (payload: string, contentType = 'application/json') =>
-    app.inject({
+    ingest.app.inject({
       method: 'POST',
       url: '/track/events',
       headers: { 'content-type': contentType, 'user-agent': UA },
@@ -369,7 +324,11 @@ describe('POST /track/events (SDK route)', () => {
   )
 
   it('refuses a request with no body at all (as curl -X POST sends it) with a 400, not a rejected item', async () => {
-    const res = await app.inject({ method: 'POST', url: '/track/events', headers: { 'user-agent': UA } })
+    const res = await ingest.app.inject({
+      method: 'POST',
+      url: '/track/events',
+      headers: { 'user-agent': UA },
+    })
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' })
   })
@@ -377,7 +336,7 @@ describe('POST /track/events (SDK route)', () => {
 
 describe('CORS on the tracking routes', () => {
   const preflight = (origin: string, url = '/track/events') =>
-    app.inject({
+    ingest.app.inject({
       method: 'OPTIONS',
       url,
       headers: {

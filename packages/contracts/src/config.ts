@@ -22,6 +22,30 @@ const DATABASE_URL = Type.String({
   default: DEFAULT_DATABASE_URL,
   description: 'PostgreSQL connection URL.',
 })
+/**
+ * Connection budget: each service's own pool size (its default is today's), and how it talks to
+ * PostgreSQL or a pooler in front of it. deploy/README.md adds the pools up against max_connections.
+ */
+const database = (poolMax: number) => ({
+  DATABASE_URL,
+  DATABASE_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: poolMax,
+    description:
+      'Most PostgreSQL connections this process opens (its pool); replicas times this must fit max_connections, or the pooler.',
+  }),
+  DATABASE_PASSWORD: Type.String({
+    default: '',
+    description:
+      "Password for DATABASE_URL's user when the URL carries none (lets a Kubernetes Secret key supply it alone); empty: the URL's.",
+  }),
+  DATABASE_PREPARE: Type.Boolean({
+    default: true,
+    description:
+      'Use named prepared statements. Set false behind a transaction-mode pooler that cannot track them (PgBouncer before 1.21, or max_prepared_statements=0).',
+  }),
+})
 const REDIS_URL = Type.String({
   minLength: 1,
   default: 'redis://localhost:6379',
@@ -98,7 +122,8 @@ export const IngestConfig = Type.Object({
   KAFKA_TOPIC,
   KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api' }),
   ...topicCreation,
-  DATABASE_URL,
+  // NOTE: only the ad catalogue reload uses PostgreSQL here, one query every AD_CATALOG_REFRESH.
+  ...database(2),
   ...trackingTokens,
   TRUSTED_PROXIES: Type.String({
     default: '',
@@ -180,9 +205,9 @@ export const IngestConfig = Type.Object({
   SPOOL_HIGH_WATER_PERCENT: Type.Integer({
     minimum: 1,
     maximum: 100,
-    default: 75,
+    default: 95,
     description:
-      'Above this share of SPOOL_MAX_BYTES the service reports not ready (as it does while replaying).',
+      'Above this share of SPOOL_MAX_BYTES the spool counts as full: the pod reports not ready while Kafka is not also taking its backlog.',
   }),
   MAX_EVENT_LOOP_DELAY: Duration(
     '1s',
@@ -195,6 +220,37 @@ export const IngestConfig = Type.Object({
   }),
 })
 export type IngestConfig = Type.Static<typeof IngestConfig>
+
+const ingest = IngestConfig.properties
+/**
+ * `replay-spool`, ingest-api's CLI: sends the spool in SPOOL_DIR (a volume no ingest-api pod mounts any
+ * more, after a scale-down) to Kafka and exits. Kafka and spool settings as ingest-api reads them.
+ */
+export const ReplaySpoolConfig = Type.Object({
+  LOG_LEVEL,
+  KAFKA_BROKERS,
+  KAFKA_TOPIC,
+  KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api-replay-spool' }),
+  ...topicCreation,
+  PRODUCE_BATCH_SIZE: ingest.PRODUCE_BATCH_SIZE,
+  PRODUCE_MAX_IN_FLIGHT: ingest.PRODUCE_MAX_IN_FLIGHT,
+  KAFKA_SEND_RETRIES: ingest.KAFKA_SEND_RETRIES,
+  KAFKA_BREAKER_THRESHOLD: ingest.KAFKA_BREAKER_THRESHOLD,
+  KAFKA_BREAKER_HALF_OPEN_AFTER: ingest.KAFKA_BREAKER_HALF_OPEN_AFTER,
+  WRITE_TIMEOUT: Duration('10s', 'How long one replayed batch may wait for Kafka before it is tried again.'),
+  SPOOL_DIR: ingest.SPOOL_DIR,
+  SPOOL_MAX_BYTES: ingest.SPOOL_MAX_BYTES,
+  REPLAY_TIMEOUT: Duration(
+    '10m',
+    'How long replay-spool keeps trying to empty the spool; what is left then stays on disk and it exits 1.',
+  ),
+  REPLAY_BREAK_LOCK: Type.Boolean({
+    default: false,
+    description:
+      "Remove the spool's LOCK file left by a pod that was killed (its host is another pod's name, so it cannot be proved stale). Only when no ingest-api pod mounts the volume.",
+  }),
+})
+export type ReplaySpoolConfig = Type.Static<typeof ReplaySpoolConfig>
 
 export const WorkerConfig = Type.Object({
   METRICS_PORT: http.METRICS_PORT,
@@ -209,7 +265,7 @@ export const WorkerConfig = Type.Object({
     '30s',
     'How long the group waits for a silent worker before giving its partitions to others (broker allows 6s-5m).',
   ),
-  DATABASE_URL,
+  ...database(4),
   REDIS_URL,
   REDIS_KEY_PREFIX,
   REPEAT_CLICK_WINDOW: Duration(
@@ -236,7 +292,7 @@ export type WorkerConfig = Type.Static<typeof WorkerConfig>
 
 export const AnalyticsConfig = Type.Object({
   ...http,
-  DATABASE_URL,
+  ...database(10),
   REDIS_URL,
   REDIS_KEY_PREFIX,
   ...trackingTokens,

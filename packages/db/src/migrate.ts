@@ -8,6 +8,11 @@ const MIGRATION_LOCK_ID = 727_274_001
 /**
  * Applies every migration in migrations/ not yet recorded in schema_migrations, in file-name order,
  * each in its own transaction. An advisory lock makes concurrent runs (several pods starting) safe.
+ *
+ * TRICKY: the lock is a session lock held across several transactions, so `sql` must reach PostgreSQL
+ * directly. Through a transaction-mode pooler (PgBouncer) each transaction may land on another server
+ * connection: the lock would guard nothing and its unlock could hit a session that never took it.
+ * deploy/README.md points the migration at the database and the services at the pooler.
  */
 export async function migrate(sql: Sql, log: (msg: string) => void = () => {}): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()

@@ -22,10 +22,10 @@ import { k8sDir, SERVICES, type ServiceName } from './paths.js'
 import { checkServiceEnvironment } from './service-config.js'
 
 // deploy/k8s, rendered with kustomize and checked offline: every object against the Kubernetes API
-// schemas (two versions) and the CRDs of KEDA, the Prometheus Operator and the Gateway API, then what the
-// schemas cannot see: probes, shutdown timing, security, configuration the services really read,
-// migrations before serving, spreading, autoscaling wired to the real topic, group and metrics, routing,
-// and who may talk to whom.
+// schemas (two versions) and the CRDs of KEDA, the Prometheus Operator, the Gateway API and CloudNativePG,
+// then what the schemas cannot see: probes, shutdown timing, security, configuration the services really
+// read, migrations before serving, spreading, autoscaling wired to the real topic, group and metrics,
+// routing, and who may talk to whom.
 
 const NAMESPACE: Record<Overlay, string> = { dev: 'ad-tracking-dev', prod: 'ad-tracking' }
 const rendered = {} as Record<Overlay | 'base', Rendered>
@@ -63,7 +63,7 @@ beforeAll(async () => {
 }, 20 * 60_000)
 
 describe('schemas', () => {
-  it('every object of base, dev and prod, the Secret template and the Ingress option is valid for Kubernetes and the CRDs', async () => {
+  it('every object of base, dev and prod, the Secret template and the Ingress option is valid for Kubernetes and its CRDs (KEDA, Prometheus Operator, Gateway API, CloudNativePG)', async () => {
     const inputs = {
       base: rendered.base.yaml,
       dev: rendered.dev.yaml,
@@ -402,12 +402,33 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
       const env = environment(migrate)
       expect(Object.keys(env)).toEqual(['DATABASE_URL'])
       expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//)
-      // The schema the service will use: the same database, from the same Secret.
-      expect(env.DATABASE_URL).toBe(environment(c).DATABASE_URL)
+      // The schema the service will use: the same database as the same user.
+      const migrateUrl = new URL(env.DATABASE_URL)
+      const serviceUrl = new URL(environment(c).DATABASE_URL)
+      expect([migrateUrl.username, migrateUrl.pathname]).toEqual([serviceUrl.username, serviceUrl.pathname])
+      if (overlay === 'prod') {
+        // TRICKY: the service goes through the PgBouncer Pooler, the migration straight to the primary:
+        // its session advisory lock would not survive transaction pooling (data-tier.integration.test.ts
+        // checks the same for every container that migrates).
+        expect(serviceUrl.hostname.split('.')[0]).toBe('ad-tracking-pg-pooler-rw')
+        expect(migrateUrl.hostname.split('.')[0]).toBe('ad-tracking-pg-rw')
+      } else {
+        expect(env.DATABASE_URL).toBe(environment(c).DATABASE_URL)
+      }
       // An init container that never exits would keep the pod from starting: it must end on its own
       // (no restartPolicy: Always, which would make it a sidecar).
       expect(migrate.restartPolicy).toBeUndefined()
     }
+  })
+
+  it('gives every environment variable a value or a valueFrom, never both (the API server refuses both)', () => {
+    for (const w of workloads(objects()))
+      for (const c of [...(podTemplate(w).spec.initContainers ?? []), ...podTemplate(w).spec.containers])
+        for (const e of c.env ?? [])
+          expect(
+            [e.value, e.valueFrom].filter((v) => v !== undefined),
+            `${w.metadata.name}/${c.name} ${e.name}`,
+          ).toHaveLength(1)
   })
 
   it('runs one release: the three services and their migrations use the same image tag', () => {

@@ -10,7 +10,12 @@ import { ensureKubeconform, ensureKubernetesSchemas, ensureKustomize } from './t
 export type K8sObject = Record<string, any> & {
   apiVersion: string
   kind: string
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> }
+  metadata: {
+    name: string
+    namespace?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+  }
 }
 
 export const OVERLAYS = ['dev', 'prod'] as const

@@ -37,6 +37,12 @@ export const PINS = {
    */
   gatewayApi: { module: 'sigs.k8s.io/gateway-api', version: 'v1.6.1' },
   /**
+   * CloudNativePG's CRDs (Cluster, ScheduledBackup, Pooler), from its Go module: the operator version
+   * deploy/README.md installs. Strimzi publishes no Go module (nor its CRDs in any reachable registry):
+   * its objects get the narrower check in data-tier.ts.
+   */
+  cloudnativePg: { module: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.28.0' },
+  /**
    * The Kubernetes API's JSON schemas (generated from its OpenAPI, strict variants), from the PyPI
    * package kubernetes-validate. The manifests are validated against the oldest and newest Kubernetes
    * versions deploy/README.md supports.
@@ -198,8 +204,8 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
- * version in PINS, each with KEDA's ScaledObject, the Prometheus Operator's ServiceMonitor, PodMonitor and
- * PrometheusRule, and the Gateway API's Gateway and HTTPRoute added. Returns version -> folder.
+ * version in PINS, each with the schemas of the CRDs in CRDS added (KEDA, the Prometheus Operator,
+ * the Gateway API, CloudNativePG). Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
@@ -207,7 +213,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
     const root = join(
       toolsCacheDir,
       'schemas',
-      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}`,
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}-cnpg-${PINS.cloudnativePg.version}`,
     )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
@@ -317,7 +323,10 @@ async function findPip(log: Log): Promise<string[]> {
 
 /** The CRDs the manifests use, by Go module, and each one's file in it. */
 const CRDS = [
-  { pin: PINS.keda, files: ['config/crd/bases/keda.sh_scaledobjects.yaml'] },
+  {
+    pin: PINS.keda,
+    files: ['scaledobjects', 'triggerauthentications'].map((kind) => `config/crd/bases/keda.sh_${kind}.yaml`),
+  },
   {
     pin: PINS.prometheusOperator,
     files: ['servicemonitors', 'podmonitors', 'prometheusrules'].map(
@@ -330,9 +339,15 @@ const CRDS = [
       (kind) => `config/crd/standard/gateway.networking.k8s.io_${kind}.yaml`,
     ),
   },
+  {
+    pin: PINS.cloudnativePg,
+    files: ['clusters', 'scheduledbackups', 'poolers'].map(
+      (kind) => `config/crd/bases/postgresql.cnpg.io_${kind}.yaml`,
+    ),
+  },
 ]
 
-/** The CRDs above as strict JSON schemas, named as kubeconform looks them up. */
+/** The CRDs above (KEDA, Prometheus Operator, Gateway API, CloudNativePG) as strict JSON schemas, named as kubeconform looks them up. */
 async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
   for (const { pin, files } of CRDS) {

@@ -3,7 +3,7 @@
 // A mode is a Workload: it says which request goes next and what its reply meant.
 import { Histogram } from './histogram.js'
 import { requestLatency, SendSchedule } from './schedule.js'
-import type { LatencySummary, Progress } from './summary.js'
+import type { LatencySummary, LoadSummary, Progress } from './summary.js'
 
 /** What one request came to. */
 export interface Outcome {
@@ -46,6 +46,40 @@ export interface EngineResult {
   serviceTimeMs: LatencySummary
   requestsNotSent: number
   statuses: Record<string, number>
+}
+
+/**
+ * The figures of a run's summary that come from the engine, the same in every mode (clicksSent is the
+ * mode's own count, passed through so the summary's fields keep their order).
+ */
+export function runFigures(
+  r: EngineResult,
+  clicksSent: number,
+): Pick<
+  LoadSummary,
+  | 'seconds'
+  | 'requests'
+  | 'clicksSent'
+  | 'clicksAcknowledged'
+  | 'clicksPerSecond'
+  | 'requestsPerSecond'
+  | 'latencyMs'
+  | 'serviceTimeMs'
+  | 'requestsNotSent'
+  | 'statuses'
+> {
+  return {
+    seconds: r.seconds,
+    requests: r.requests,
+    clicksSent,
+    clicksAcknowledged: r.acknowledged,
+    clicksPerSecond: r.acknowledged / r.seconds,
+    requestsPerSecond: r.requests / r.seconds,
+    latencyMs: r.latencyMs,
+    serviceTimeMs: r.serviceTimeMs,
+    requestsNotSent: r.requestsNotSent,
+    statuses: r.statuses,
+  }
 }
 
 const summarize = (h: Histogram): LatencySummary => ({

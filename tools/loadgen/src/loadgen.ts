@@ -1,7 +1,7 @@
 import { Pool } from 'undici'
 import { fetchAdIds, withRecord } from './ads.js'
 import type { LoadOptions } from './args.js'
-import { inc, type Outcome, runEngine, type Workload } from './engine.js'
+import { inc, type Outcome, runEngine, runFigures, type Workload } from './engine.js'
 import type { LoadSummary, Progress } from './summary.js'
 import { type Click, Traffic } from './traffic.js'
 import { runVast } from './vast-load.js'
@@ -124,16 +124,7 @@ export async function runLoad(opts: LoadOptions, hooks: LoadHooks = {}): Promise
         batchSize: perRequest,
         connections: opts.connections,
         targetRate: opts.rate,
-        seconds: r.seconds,
-        requests: r.requests,
-        clicksSent,
-        clicksAcknowledged: r.acknowledged,
-        clicksPerSecond: r.acknowledged / r.seconds,
-        requestsPerSecond: r.requests / r.seconds,
-        latencyMs: r.latencyMs,
-        serviceTimeMs: r.serviceTimeMs,
-        requestsNotSent: r.requestsNotSent,
-        statuses: r.statuses,
+        ...runFigures(r, clicksSent),
         itemErrors,
         retries,
         ads: ads.length,

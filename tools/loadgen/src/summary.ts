@@ -119,6 +119,14 @@ export function formatSummary(s: LoadSummary): string {
     `target      ${s.url} (${s.mode}${s.mode === 'batch' ? `, ${s.batchSize} clicks per request` : ''}), ${s.connections} connections, ${s.targetRate > 0 ? `${s.targetRate} clicks/s` : 'as fast as possible'}`,
     `duration    ${s.seconds.toFixed(1)} s over ${s.ads} ads`,
     `clicks      ${s.clicksAcknowledged} acknowledged of ${s.clicksSent} sent (${Math.round(s.clicksPerSecond)}/s), ${s.retries} retries`,
+    ...requestLines(s),
+    ...(s.mode === 'batch' ? [`item errors ${kv(s.itemErrors)}`] : []),
+  ].join('\n')
+}
+
+/** Requests, their latency (and, at a target rate, service time and what was not sent), statuses. */
+function requestLines(s: LoadSummary): string[] {
+  return [
     `requests    ${s.requests} (${Math.round(s.requestsPerSecond)}/s)`,
     `latency     ${latencyLine(s.latencyMs)}${s.targetRate > 0 ? ' (from the intended send time)' : ''}`,
     ...(s.targetRate > 0
@@ -128,8 +136,7 @@ export function formatSummary(s: LoadSummary): string {
         ]
       : []),
     `statuses    ${kv(s.statuses)}`,
-    ...(s.mode === 'batch' ? [`item errors ${kv(s.itemErrors)}`] : []),
-  ].join('\n')
+  ]
 }
 
 const kv = (o: Record<string, number>) =>
@@ -145,15 +152,7 @@ function formatVastSummary(s: LoadSummary, v: VastCounts): string {
     `duration    ${s.seconds.toFixed(1)} s over ${s.ads} ads`,
     `impressions ${v.impressions}${v.tagsWithoutAd > 0 ? ` (${v.tagsWithoutAd} tags without an ad or failed)` : ''}`,
     `events      ${s.clicksAcknowledged} (impression, event) acknowledged of ${s.clicksSent} requests fired (${Math.round(s.clicksPerSecond)}/s), ${s.retries} repeated URLs`,
-    `requests    ${s.requests} (${Math.round(s.requestsPerSecond)}/s)`,
-    `latency     ${latencyLine(s.latencyMs)}${s.targetRate > 0 ? ' (from the intended send time)' : ''}`,
-    ...(s.targetRate > 0
-      ? [
-          `service     ${latencyLine(s.serviceTimeMs)} (from the actual send)`,
-          `not sent    ${s.requestsNotSent} requests due before the end (every connection busy)`,
-        ]
-      : []),
-    `statuses    ${kv(s.statuses)}`,
+    ...requestLines(s),
     ...(Object.keys(v.notInTag).length > 0
       ? [`not in tag  ${kv(v.notInTag as Record<string, number>)}`]
       : []),

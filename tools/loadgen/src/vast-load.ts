@@ -11,7 +11,7 @@ import { VAST_MACROS } from '@adtrack/service-runtime/vast-macros'
 import { Pool } from 'undici'
 import { fetchAdIds, withRecord } from './ads.js'
 import type { LoadOptions } from './args.js'
-import { type Outcome, runEngine, type Workload } from './engine.js'
+import { type Outcome, runEngine, runFigures, type Workload } from './engine.js'
 import type { LoadHooks } from './loadgen.js'
 import { mulberry32, ZipfSampler } from './random.js'
 import type { LoadSummary, VastCounts, VastEventCounts } from './summary.js'
@@ -251,16 +251,7 @@ export async function runVast(opts: LoadOptions, hooks: LoadHooks = {}): Promise
         batchSize: 1,
         connections: opts.connections,
         targetRate: opts.rate,
-        seconds: r.seconds,
-        requests: r.requests,
-        clicksSent: firedFirst,
-        clicksAcknowledged: r.acknowledged,
-        clicksPerSecond: r.acknowledged / r.seconds,
-        requestsPerSecond: r.requests / r.seconds,
-        latencyMs: r.latencyMs,
-        serviceTimeMs: r.serviceTimeMs,
-        requestsNotSent: r.requestsNotSent,
-        statuses: r.statuses,
+        ...runFigures(r, firedFirst),
         itemErrors: {},
         retries: repeats,
         ads: ads.length,

@@ -181,10 +181,10 @@ export class StackSession {
   }
 
   async #startServices(deps: DependencyAddresses, logDir: string): Promise<void> {
-    const { repoRoot, ports, say } = this.opts
+    const { repoRoot, ports, dataDir, say } = this.opts
     const services = SERVICES.map((service) => ({
       service,
-      process: createService({ service, repoRoot, ports, deps, logDir, log: say }),
+      process: createService({ service, repoRoot, ports, deps, logDir, dataDir, log: say }),
     }))
     say(`starting ${SERVICES.map((s) => s.name).join(', ')} (logs in ${logDir})`)
     const started = Date.now()

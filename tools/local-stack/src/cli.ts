@@ -14,7 +14,7 @@ const USAGE = `usage: node tools/local-stack/dist/cli.js [deps | up | --help]
          deploy/compose/nginx; logs in <data>/gateway). Ctrl-C stops everything in order.
   deps   only Kafka, Postgres and Redis (the default), for running the services yourself.
 
-Data (databases, Kafka log, service logs) persists in <repo>/.data, or STACK_DATA_DIR.
+Data (databases, Kafka log, ingest-api's spool, logs) persists in <repo>/.data, or STACK_DATA_DIR.
 Ports (environment variable, default):
 ${PORT_SETTINGS.map((s) => `  ${s.variable.padEnd(30)} ${String(s.fallback).padEnd(6)} ${s.purpose}`).join('\n')}
 `

@@ -54,6 +54,16 @@ describe('serviceEnv', () => {
     ).toBe('10.0.0.0/8')
     expect(serviceEnv(service('analytics-api'), ports, deps, {}).TRUSTED_PROXIES).toBeUndefined()
   })
+
+  it("puts ingest-api's spool in the stack's data directory (STACK_DATA_DIR) unless SPOOL_DIR is set", () => {
+    expect(serviceEnv(service('ingest-api'), ports, deps, {}, '/srv/stack').SPOOL_DIR).toBe(
+      '/srv/stack/ingest-spool',
+    )
+    expect(
+      serviceEnv(service('ingest-api'), ports, deps, { SPOOL_DIR: '/var/spool/x' }, '/srv/stack').SPOOL_DIR,
+    ).toBe('/var/spool/x')
+    expect(serviceEnv(service('click-worker'), ports, deps, {}, '/srv/stack').SPOOL_DIR).toBeUndefined()
+  })
 })
 
 describe('serviceEnv PUBLIC_BASE_URL', () => {

@@ -27,12 +27,16 @@ export interface DependencyAddresses {
   kafkaBrokers: string[]
 }
 
-/** A service's environment: the caller's, with the stack's addresses and ports on top. */
+/**
+ * A service's environment: the caller's, with the stack's addresses and ports on top. dataDir, when
+ * given, is the stack's data directory (STACK_DATA_DIR), where ingest-api keeps its spool too.
+ */
 export function serviceEnv(
   service: ServiceDefinition,
   ports: StackCliPorts,
   deps: DependencyAddresses,
   baseEnv: NodeJS.ProcessEnv,
+  dataDir?: string,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...baseEnv,
@@ -47,6 +51,10 @@ export function serviceEnv(
   // The gateway on loopback adds X-Forwarded-For; ingest-api believes it only from a trusted proxy, and
   // would otherwise record every click as coming from 127.0.0.1.
   if (service.name === 'ingest-api') env.TRUSTED_PROXIES = baseEnv.TRUSTED_PROXIES || '127.0.0.1,::1'
+  // SPOOL_DIR's default is relative to the working directory (the repository), so without this the spool
+  // would stay in <repo>/.data while STACK_DATA_DIR moved everything else.
+  if (service.name === 'ingest-api' && dataDir)
+    env.SPOOL_DIR = baseEnv.SPOOL_DIR || join(dataDir, 'ingest-spool')
   // The local stack is driven by curl, which the bot list rightly calls a non-browser client; with the
   // filter on, the old README's curl click would be stored as invalid (bot) and click_count not move.
   if (service.name === 'click-worker') env.FILTER_BOTS = baseEnv.FILTER_BOTS || 'false'
@@ -72,6 +80,8 @@ export interface ServiceOptions {
   ports: StackCliPorts
   deps: DependencyAddresses
   logDir: string
+  /** The stack's data directory: ingest-api's spool goes in it. */
+  dataDir?: string
   log: Log
 }
 
@@ -95,7 +105,7 @@ export function createService(opts: ServiceOptions): ManagedProcess {
     command: process.execPath,
     args: [entryPoint],
     cwd: repoRoot,
-    env: serviceEnv(service, ports, opts.deps, process.env),
+    env: serviceEnv(service, ports, opts.deps, process.env, opts.dataDir),
     isReady: () => isHttpOk(url),
     // The services drain in-flight work on SIGTERM (within their SHUTDOWN_TIMEOUT, 20 s by default).
     stopSignal: 'SIGTERM',

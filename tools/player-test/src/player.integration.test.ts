@@ -13,9 +13,9 @@ import {
   uniqueName,
   waitFor,
 } from '@adtrack/test-support'
+import { launchChromium, viewerUserAgent } from '@adtrack/test-support/chromium'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, viewerUserAgent } from './chromium.js'
 import { type Playback, playAd } from './play-ad.js'
 import { STATIC_EVENTS, staticTagRoutes } from './static-tag.js'
 import { startTestSite, type TestSite } from './test-site.js'
@@ -33,7 +33,15 @@ const staticTag = staticTagRoutes(() => site.url)
 
 beforeAll(async () => {
   // First run on a fresh machine: apt-get installs Chromium (about 1 minute, progress printed).
-  browser = await launchChromium(log)
+  browser = await launchChromium(log, {
+    args: [
+      // A player starts its ad without a click, as one on a publisher's page does (muted autoplay would
+      // also work, but this keeps the tag's unmuted state as the tracker assumes it).
+      '--autoplay-policy=no-user-gesture-required',
+      // The demo video has a sound track; nothing should try to open an audio device on a server.
+      '--mute-audio',
+    ],
+  })
   userAgent = await viewerUserAgent(browser)
   site = await startTestSite(staticTag.routes)
 }, 600_000)

@@ -8,6 +8,15 @@ export function stack(): StackInfo {
   return inject('stack')
 }
 
+/**
+ * A store or app a test file's beforeAll opens, read through a getter: a clear error, rather than a
+ * TypeError on undefined, when something reads it before the hook ran (at the file's top level).
+ */
+export function opened<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not open yet: read it inside a test or hook`)
+  return value
+}
+
 /** A name no other test uses: topics, groups, Redis key prefixes, databases. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`

@@ -1,4 +1,5 @@
 export * from './helpers.js'
+export * from './python-tool.js'
 export * from './services.js'
 export type { StackInfo } from './stack-info.js'
 export * from './vastlint.js'

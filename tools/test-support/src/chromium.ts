@@ -1,12 +1,13 @@
 import { ensureTools, type Log, toolPath } from '@adtrack/local-stack'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type LaunchOptions } from 'playwright-core'
 
 /**
  * The system's Chromium (Debian's `chromium`, installed with apt-get on first use when running as root),
  * driven by playwright-core. playwright-core downloads no browser of its own, which is why it is the one
- * used: the machines reach Debian's packages but no browser download site.
+ * used: the machines reach Debian's packages but no browser download site. Shared by the browser tests
+ * (the VAST player's, the dashboard's); `args` adds a test's own Chromium switches.
  */
-export async function launchChromium(log: Log): Promise<Browser> {
+export async function launchChromium(log: Log, options: Pick<LaunchOptions, 'args'> = {}): Promise<Browser> {
   await ensureTools(['chromium'], log)
   const executablePath = toolPath('chromium')
   log(`launching ${executablePath} (headless)`)
@@ -14,15 +15,9 @@ export async function launchChromium(log: Log): Promise<Browser> {
     executablePath,
     headless: true,
     // NOTE: Chromium's sandbox refuses to start as root, which is how CI and `npm test` run here; the pages
-    // loaded are our own test pages, so the sandbox protects nothing in this test.
+    // loaded are our own test pages, so the sandbox protects nothing in these tests.
     chromiumSandbox: false,
-    args: [
-      // A player starts its ad without a click, as one on a publisher's page does (muted autoplay would
-      // also work, but this keeps the tag's unmuted state as the tracker assumes it).
-      '--autoplay-policy=no-user-gesture-required',
-      // The demo video has a sound track; nothing should try to open an audio device on a server.
-      '--mute-audio',
-    ],
+    args: options.args ?? [],
   })
 }
 

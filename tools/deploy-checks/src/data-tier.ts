@@ -1,0 +1,246 @@
+import { AnalyticsConfig, deadLetterTopic, IngestConfig, WorkerConfig } from '@adtrack/contracts'
+import { loadConfig } from '@adtrack/service-runtime'
+import { containerEnvironment, type K8sObject, podTemplate } from './k8s.js'
+import type { ServiceName } from './paths.js'
+
+// What the schemas cannot see in deploy/k8s/data-tier and the prod overlay's Pooler: the promises the
+// data tier must keep (synchronous replication, backups, replicated topics), the connection budget, and,
+// for Strimzi, whose CRD schemas no registry the checks reach publishes, a narrower structural check.
+
+// --- Strimzi, structurally --------------------------------------------------------------------------
+
+/**
+ * The fields data-tier/strimzi.yaml may use, per kind, as nested allow-lists (`true`: any value). Narrower
+ * than Strimzi's CRDs (which the checks cannot fetch) but strict like them: a misspelt or misplaced field
+ * is a problem, not silently ignored by the operator.
+ */
+type Shape = true | { [field: string]: Shape }
+const METADATA: Shape = { name: true, namespace: true, labels: true, annotations: true }
+const POD_TEMPLATE: Shape = {
+  pod: { metadata: true, affinity: true, tolerations: true, topologySpreadConstraints: true },
+}
+const STRIMZI_SHAPES: Record<string, Shape> = {
+  KafkaNodePool: {
+    apiVersion: true,
+    kind: true,
+    metadata: METADATA,
+    spec: {
+      replicas: true,
+      roles: true,
+      storage: { type: true, size: true, class: true, deleteClaim: true, volumes: true },
+      resources: true,
+      jvmOptions: true,
+      template: POD_TEMPLATE,
+    },
+  },
+  Kafka: {
+    apiVersion: true,
+    kind: true,
+    metadata: METADATA,
+    spec: {
+      kafka: {
+        version: true,
+        metadataVersion: true,
+        rack: { topologyKey: true },
+        listeners: true,
+        config: true,
+        authorization: true,
+        resources: true,
+        template: true,
+      },
+      entityOperator: { topicOperator: true, userOperator: true },
+      cruiseControl: true,
+      kafkaExporter: true,
+    },
+  },
+  KafkaTopic: {
+    apiVersion: true,
+    kind: true,
+    metadata: METADATA,
+    spec: { topicName: true, partitions: true, replicas: true, config: true },
+  },
+}
+const LISTENER: Shape = {
+  name: true,
+  port: true,
+  type: true,
+  tls: true,
+  authentication: true,
+  networkPolicyPeers: true,
+  configuration: true,
+}
+
+function unknownFields(value: unknown, shape: Shape, path: string): string[] {
+  if (shape === true) return []
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [`${path} is not an object`]
+  return Object.entries(value).flatMap(([key, sub]) => {
+    const allowed = shape[key]
+    if (allowed === undefined) return [`${path}.${key} is not a field this check knows`]
+    return unknownFields(sub, allowed, `${path}.${key}`)
+  })
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : Number(v))
+
+/** Expectations from the prod overlay: the topic name and partitions the services are configured with. */
+export interface TopicExpectations {
+  topic: string
+  partitions: number
+}
+
+/**
+ * Problems with the Strimzi objects: field names (STRIMZI_SHAPES), KRaft with separate controller and
+ * broker pools of three or more, rack awareness, replication 3 with 2 in sync, and a KafkaTopic for the
+ * clicks topic and one for its dead letters, each replicated 3 times with min.insync.replicas 2.
+ */
+export function checkStrimzi(objects: K8sObject[], expect: TopicExpectations): string[] {
+  const problems: string[] = []
+  const strimzi = objects.filter((o) => o.apiVersion.startsWith('kafka.strimzi.io/'))
+  for (const o of strimzi) {
+    const where = `${o.kind}/${o.metadata.name}`
+    if (o.apiVersion !== 'kafka.strimzi.io/v1beta2') problems.push(`${where}: apiVersion ${o.apiVersion}`)
+    const shape = STRIMZI_SHAPES[o.kind]
+    if (!shape) {
+      problems.push(`${where}: a kind this check does not know`)
+      continue
+    }
+    problems.push(...unknownFields(o, shape, where))
+    if (o.kind === 'Kafka')
+      for (const [i, listener] of (o.spec?.kafka?.listeners ?? []).entries())
+        problems.push(...unknownFields(listener, LISTENER, `${where}.spec.kafka.listeners[${i}]`))
+  }
+  const kafkas = strimzi.filter((o) => o.kind === 'Kafka')
+  if (kafkas.length !== 1) return [...problems, `expected one Kafka, found ${kafkas.length}`]
+  const kafka = kafkas[0] as K8sObject
+  const cluster = kafka.metadata.name
+  const annotations: Record<string, string> = kafka.metadata.annotations ?? {}
+  if (annotations['strimzi.io/node-pools'] !== 'enabled' || annotations['strimzi.io/kraft'] !== 'enabled')
+    problems.push('Kafka: needs the annotations strimzi.io/node-pools and strimzi.io/kraft: enabled')
+  if (!kafka.spec.kafka?.rack?.topologyKey) problems.push('Kafka: no rack awareness (spec.kafka.rack)')
+  const config = kafka.spec.kafka?.config ?? {}
+  if (num(config['default.replication.factor']) < 3) problems.push('Kafka: default.replication.factor < 3')
+  if (num(config['min.insync.replicas']) !== 2) problems.push('Kafka: min.insync.replicas is not 2')
+  if (config['unclean.leader.election.enable'] === true)
+    problems.push('Kafka: unclean leader election can lose acknowledged clicks')
+  for (const listener of kafka.spec.kafka?.listeners ?? [])
+    if (!listener.tls && !listener.authentication && !(listener.networkPolicyPeers?.length > 0))
+      problems.push(`Kafka: listener ${listener.name} is open to every pod (no TLS, auth or peers)`)
+
+  const pools = strimzi.filter((o) => o.kind === 'KafkaNodePool')
+  for (const pool of pools)
+    if (pool.metadata.labels?.['strimzi.io/cluster'] !== cluster)
+      problems.push(`KafkaNodePool/${pool.metadata.name}: not labelled strimzi.io/cluster: ${cluster}`)
+  const rolesOf = (pool: K8sObject) => [...(pool.spec.roles ?? [])].sort().join(',')
+  const controllers = pools.filter((p) => rolesOf(p) === 'controller')
+  const brokers = pools.filter((p) => rolesOf(p) === 'broker')
+  if (
+    controllers.length === 0 ||
+    brokers.length === 0 ||
+    controllers.length + brokers.length !== pools.length
+  )
+    problems.push('KafkaNodePools: controllers and brokers must be separate pools (no mixed roles)')
+  const sum = (list: K8sObject[]) => list.reduce((n, p) => n + num(p.spec.replicas), 0)
+  if (sum(controllers) < 3 || sum(controllers) % 2 === 0)
+    problems.push(`controllers: ${sum(controllers)} (an odd quorum of at least 3)`)
+  if (sum(brokers) < 3) problems.push(`brokers: ${sum(brokers)} (at least 3, for 3 replicas)`)
+
+  const topics = strimzi.filter((o) => o.kind === 'KafkaTopic')
+  for (const [name, partitions] of [
+    [expect.topic, expect.partitions],
+    [deadLetterTopic(expect.topic), undefined],
+  ] as const) {
+    const topic = topics.find((t) => (t.spec.topicName ?? t.metadata.name) === name)
+    if (!topic) {
+      problems.push(`no KafkaTopic for ${name}`)
+      continue
+    }
+    if (topic.metadata.labels?.['strimzi.io/cluster'] !== cluster)
+      problems.push(`KafkaTopic ${name}: not labelled strimzi.io/cluster: ${cluster}`)
+    if (num(topic.spec.replicas) !== 3) problems.push(`KafkaTopic ${name}: replicas ${topic.spec.replicas}`)
+    if (num(topic.spec.config?.['min.insync.replicas']) !== 2)
+      problems.push(`KafkaTopic ${name}: min.insync.replicas is not 2`)
+    if (partitions !== undefined && num(topic.spec.partitions) !== partitions)
+      problems.push(`KafkaTopic ${name}: ${topic.spec.partitions} partitions, the services say ${partitions}`)
+  }
+  return problems
+}
+
+// --- CloudNativePG: what exactly-once needs ----------------------------------------------------------
+
+/** Problems with the CloudNativePG Cluster: synchronous replication, backups, a pinned image. */
+export function checkPostgresCluster(objects: K8sObject[], name: string): string[] {
+  const cluster = objects.find((o) => o.kind === 'Cluster' && o.metadata.name === name)
+  if (!cluster) return [`no CloudNativePG Cluster ${name}`]
+  const problems: string[] = []
+  const spec = cluster.spec
+  const sync = spec.postgresql?.synchronous
+  const syncStandbys = sync ? num(sync.number) : num(spec.minSyncReplicas ?? 0)
+  if (!(syncStandbys >= 1))
+    problems.push(
+      'Cluster: asynchronous replication (a failover can lose batches whose offsets were committed)',
+    )
+  if (sync && sync.dataDurability !== 'required')
+    problems.push('Cluster: synchronous.dataDurability must be required (never fall back to asynchronous)')
+  if (num(spec.instances) < syncStandbys + 2)
+    problems.push(
+      `Cluster: ${spec.instances} instances cannot lose one and keep ${syncStandbys} synchronous standby`,
+    )
+  if (!/:[0-9]+\.[0-9]+[^:/]*(@sha256:[0-9a-f]{64})?$/.test(spec.imageName ?? ''))
+    problems.push(`Cluster: image ${spec.imageName} is not pinned to a minor version`)
+  if (!spec.backup?.barmanObjectStore && !spec.plugins?.length)
+    problems.push('Cluster: no backups to object storage')
+  const scheduled = objects.filter((o) => o.kind === 'ScheduledBackup' && o.spec.cluster?.name === name)
+  if (scheduled.length === 0) problems.push(`no ScheduledBackup for ${name}`)
+  return problems
+}
+
+// --- The connection budget ---------------------------------------------------------------------------
+
+const schemas = { 'ingest-api': IngestConfig, 'click-worker': WorkerConfig, 'analytics-api': AnalyticsConfig }
+
+export interface ServiceBudget {
+  service: ServiceName
+  maxReplicas: number
+  poolMax: number
+  connections: number
+}
+
+/** The most replicas of a workload: its HPA's maxReplicas or its ScaledObject's maxReplicaCount. */
+export function maxReplicas(objects: K8sObject[], workload: string): number {
+  for (const o of objects) {
+    if (o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === workload)
+      return num(o.spec.maxReplicas)
+    if (o.kind === 'ScaledObject' && o.spec.scaleTargetRef?.name === workload)
+      return num(o.spec.maxReplicaCount ?? 100) // KEDA's default maximum
+  }
+  const target = objects.find(
+    (o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === workload,
+  )
+  if (!target) throw new Error(`no workload ${workload}`)
+  return num(target.spec.replicas ?? 1)
+}
+
+/**
+ * Each service's PostgreSQL connections at its autoscaler's maximum: replicas x DATABASE_POOL_MAX, the
+ * pool size read from the rendered environment with the service's own config loader (so defaults count).
+ */
+export function connectionBudget(
+  objects: K8sObject[],
+  external: Record<string, Record<string, string>> = {},
+): ServiceBudget[] {
+  return (Object.keys(schemas) as ServiceName[]).map((service) => {
+    const workload = objects.find(
+      (o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === service,
+    ) as K8sObject
+    const container = podTemplate(workload).spec.containers.find((c: { name: string }) => c.name === service)
+    const { env } = containerEnvironment(objects, container, external)
+    const config = loadConfig(schemas[service], env) as { DATABASE_POOL_MAX: number }
+    const replicas = maxReplicas(objects, service)
+    return {
+      service,
+      maxReplicas: replicas,
+      poolMax: config.DATABASE_POOL_MAX,
+      connections: replicas * config.DATABASE_POOL_MAX,
+    }
+  })
+}

@@ -403,8 +403,8 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
       expect(Object.keys(env)).toEqual(['DATABASE_URL'])
       expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//)
       // The schema the service will use: the same database as the same user.
-      const migrateUrl = new URL(env.DATABASE_URL)
-      const serviceUrl = new URL(environment(c).DATABASE_URL)
+      const migrateUrl = new URL(env.DATABASE_URL ?? '')
+      const serviceUrl = new URL(environment(c).DATABASE_URL ?? '')
       expect([migrateUrl.username, migrateUrl.pathname]).toEqual([serviceUrl.username, serviceUrl.pathname])
       if (overlay === 'prod') {
         // TRICKY: the service goes through the PgBouncer Pooler, the migration straight to the primary:

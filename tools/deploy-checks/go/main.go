@@ -1,9 +1,10 @@
 // deploy-lint: the parts of the deploy checks that need the real libraries, not a re-implementation.
 //
-//	deploy-lint compose <file> [<profile>...]
+//	deploy-lint compose [--env-file <file>] <file> [<profile>...]
 //	    Loads a Compose file the way `docker compose config` does (compose-go, the library Docker Compose
 //	    itself uses: schema validation, interpolation, references between services, networks and volumes)
-//	    and prints the normalised project as JSON.
+//	    and prints the normalised project as JSON. Variables come from the env file alone (as
+//	    `docker compose --env-file`), never from the caller's environment.
 //	deploy-lint rules <file>...
 //	    Validates Prometheus rule files the way Prometheus loads them (rulefmt: YAML shape, expressions,
 //	    durations, label and annotation templates) and prints every rule with its PromQL selectors as JSON.
@@ -67,10 +68,15 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "compose":
-		if len(os.Args) < 3 {
-			fail("usage: deploy-lint compose <file> [<profile>...]")
+		args := os.Args[2:]
+		envFile := ""
+		if len(args) >= 2 && args[0] == "--env-file" {
+			envFile, args = args[1], args[2:]
 		}
-		compose(os.Args[2], os.Args[3:])
+		if len(args) < 1 {
+			fail("usage: deploy-lint compose [--env-file <file>] <file> [<profile>...]")
+		}
+		compose(args[0], args[1:], envFile)
 	case "rules":
 		rules(os.Args[2:])
 	case "dockerfile":
@@ -93,20 +99,24 @@ func main() {
 	}
 }
 
-func compose(file string, profiles []string) {
+func compose(file string, profiles []string, envFile string) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		fail("%v", err)
 	}
-	opts, err := cli.NewProjectOptions(
-		[]string{abs},
+	options := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(filepath.Dir(abs)),
 		cli.WithProfiles(profiles),
-		// Only the file's own defaults: the result must not depend on the caller's environment.
+		// Only the file's own defaults and the env file: the result must not depend on the caller's
+		// environment, nor on a developer's .env beside the Compose file.
 		cli.WithEnv([]string{}),
 		cli.WithInterpolation(true),
 		cli.WithResolvedPaths(true),
-	)
+	}
+	if envFile != "" {
+		options = append(options, cli.WithEnvFiles(envFile), cli.WithDotEnv)
+	}
+	opts, err := cli.NewProjectOptions([]string{abs}, options...)
 	if err != nil {
 		fail("compose: %v", err)
 	}

@@ -4,7 +4,14 @@ import { basename, dirname, join, relative } from 'node:path'
 import { GATEWAY_TEMPLATE } from '@adtrack/local-stack'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
-import { type ComposeProject, type ComposeService, environmentOf, loadCompose } from './compose.js'
+import {
+  type ComposeProject,
+  type ComposeService,
+  composeErrorWithoutEnv,
+  environmentOf,
+  generatedComposeEnv,
+  loadCompose,
+} from './compose.js'
 import { durationSeconds } from './k8s.js'
 import {
   allPanels,
@@ -75,6 +82,48 @@ describe('docker-compose.yml', () => {
     expect(
       kafka.ports?.map((p: { published: string; target: number }) => `${p.published}:${p.target}`),
     ).toContain('9092:9092')
+  })
+
+  it('publishes every port on 127.0.0.1 only (the gateway too, unless GATEWAY_BIND says otherwise)', () => {
+    for (const [name, s] of Object.entries(observability.services))
+      for (const port of (s.ports ?? []) as { host_ip?: string; published: string }[])
+        expect(port.host_ip, `${name} :${port.published}`).toBe('127.0.0.1')
+  })
+
+  it('takes its credentials from .env, which init-env.sh generates, and names what is missing without it', async () => {
+    const error = await composeErrorWithoutEnv()
+    expect(error).toMatch(/POSTGRES_PASSWORD|GRAFANA_ADMIN_PASSWORD|TRACKING_TOKEN_KEYS/)
+    expect(error).toContain('deploy/compose/init-env.sh')
+    const [first, second] = [await generatedComposeEnv(), await generatedComposeEnv()]
+    try {
+      const values = (text: string) =>
+        Object.fromEntries(
+          text
+            .trim()
+            .split('\n')
+            .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+        )
+      const a = values(first.text)
+      const b = values(second.text)
+      expect(Object.keys(a).sort()).toEqual([
+        'GRAFANA_ADMIN_PASSWORD',
+        'POSTGRES_PASSWORD',
+        'TRACKING_TOKEN_KEYS',
+      ])
+      // Random each time, long, URL-safe (they go into DATABASE_URL).
+      for (const key of Object.keys(a)) {
+        expect(a[key], key).not.toBe(b[key])
+        expect(a[key], key).toMatch(/^(compose:)?[0-9a-f]{48}$/)
+      }
+      const env = environmentOf(service('postgres'))
+      expect(env.POSTGRES_PASSWORD).toMatch(/^[0-9a-f]{48}$/)
+      expect(environmentOf(service('ingest-api')).DATABASE_URL).toBe(
+        `postgres://postgres:${env.POSTGRES_PASSWORD}@postgres:5432/ad_tracking`,
+      )
+      expect(environmentOf(service('grafana', observability)).GF_SECURITY_ADMIN_PASSWORD).not.toBe('admin')
+    } finally {
+      await Promise.all([first.cleanup(), second.cleanup()])
+    }
   })
 
   it("builds each service's image from deploy/Dockerfile; the migrate job runs ingest-api's image", () => {
@@ -175,6 +224,7 @@ describe('docker-compose.yml', () => {
     expect(
       gateway.ports?.map((p: { published: string; target: number }) => `${p.published}:${p.target}`),
     ).toEqual(['8080:8080'])
+    expect(environmentOf(gateway).GATEWAY_RESOLVER, "Docker's embedded DNS").toBe('127.0.0.11')
     // Only the gateway is published among our services.
     for (const name of SERVICES) expect(service(name).ports ?? [], name).toEqual([])
     const mount = (gateway.volumes ?? []).find((m: { target: string }) => m.target === '/etc/nginx/templates')

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
-import { checkPostgresCluster, checkStrimzi, connectionBudget } from './data-tier.js'
+import { checkPostgresCluster, checkStrimzi, connectionBudget, maxReplicas } from './data-tier.js'
 import {
   containerEnvironment,
   get,
@@ -126,9 +126,18 @@ describe('the connection budget (prod)', () => {
     // During a rollout every client may land on one PgBouncer instance.
     expect(clients).toBeLessThanOrEqual(Number(parameters.max_client_conn))
     const server = Number(pooler().spec.instances) * Number(parameters.default_pool_size)
-    // Beside the Pooler: the migration (1), a reconcile run (2), the operator and its probes (about 5),
-    // and PostgreSQL's 3 reserved superuser slots.
-    const direct = 1 + 2 + 5 + 3
+    // Beside the Pooler: the migrations, one connection (the migrate CLI's pool is 1) per migration init
+    // container of every pod at the autoscalers' maxima, as if all started at once; a reconcile run (2);
+    // the operator and its probes (about 5); and PostgreSQL's 3 reserved superuser slots.
+    const migrations = workloads(prod.objects).reduce((n, w) => {
+      const migrators = (podTemplate(w).spec.initContainers ?? []).filter(
+        (c: { command?: string[]; args?: string[] }) =>
+          /cli\.js.*(migrate|setup)/.test([...(c.command ?? []), ...(c.args ?? [])].join(' ')),
+      ).length
+      return n + migrators * maxReplicas(prod.objects, w.metadata.name)
+    }, 0)
+    expect(migrations).toBe(budget.reduce((n, b) => n + b.maxReplicas, 0))
+    const direct = migrations + 2 + 5 + 3
     const maxConnections = Number(cluster().spec.postgresql.parameters.max_connections)
     expect(server + direct).toBeLessThanOrEqual(maxConnections)
     // Without the Pooler the services alone would not fit: it is needed, not decoration.
@@ -142,5 +151,7 @@ describe('the connection budget (prod)', () => {
     expect(readme).toContain(
       `${pooler().spec.instances} × ${parameters.default_pool_size} = ${server} server connections`,
     )
+    expect(readme).toContain(`${migrations} direct connections`)
+    expect(readme).toContain(`with the ${migrations} migration connections`)
   })
 })

@@ -1,20 +1,27 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} here is the gateway template's syntax, not a JavaScript template
+import { readFile } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
+import { join } from 'node:path'
 import { ErrorBody } from '@adtrack/contracts'
 import { describe, expect, it } from 'vitest'
 import {
   type Directive,
+  httpRouteRoutes,
   ingressRoutes,
   loadGatewayTemplate,
+  loadHttpRoute,
   loadIngress,
+  loadRouteTable,
   parseNginx,
+  routeFor,
   routeKeys,
   templateRoutes,
 } from './gateway-routes.js'
+import { repoRoot } from './paths.js'
 
-// One routing table for three gateways: compose's nginx and `npm start` run the same template; the
-// Kubernetes Ingress is written apart (ingress-nginx generates its own nginx configuration), so it is
-// held to the template here, path by path and limit by limit.
+// One routing table (deploy/routes.yaml) for every gateway: the nginx template that Compose and
+// `npm start` run, the Gateway API HTTPRoute and the plain Ingress are each parsed and held to it, path
+// by path; and the table itself to what the services serve (their committed OpenAPI descriptions).
 
 const directive = (directives: Directive[], name: string) => directives.filter((d) => d.name === name)
 
@@ -48,38 +55,79 @@ describe('parseNginx', () => {
   })
 })
 
-describe('the gateway template and the Kubernetes Ingress', () => {
-  it('route the same paths to the same services', async () => {
+describe('deploy/routes.yaml, the one routing table', () => {
+  it('is what the local gateway routes, local-only routes included', async () => {
+    const table = await loadRouteTable()
     const { routes } = await templateRoutes()
-    const fromIngress = ingressRoutes(await loadIngress())
-    expect(routeKeys(routes)).toContain('exact /ads/click -> ingest-api')
-    expect(routeKeys(routes)).toContain('prefix /track/ -> ingest-api')
-    expect(routeKeys(routes)).toContain('prefix / -> analytics-api')
-    expect(routeKeys(fromIngress)).toEqual(routeKeys(routes))
+    expect(routeKeys(routes)).toEqual(routeKeys(table))
   })
 
-  it('mean the same by a prefix: "/" or a path ending in "/" (nginx matches /ads as a string prefix of /adsx)', async () => {
-    const { routes } = await templateRoutes()
-    for (const route of routes.filter((r) => r.match === 'prefix')) expect(route.path).toMatch(/\/$/)
+  it('is what the HTTPRoute and the Ingress route, without the local-only routes', async () => {
+    const publicRoutes = (await loadRouteTable()).filter((r) => !r.local)
+    expect(routeKeys(httpRouteRoutes(await loadHttpRoute()))).toEqual(routeKeys(publicRoutes))
+    expect(routeKeys(ingressRoutes(await loadIngress()))).toEqual(routeKeys(publicRoutes))
   })
 
-  it('keep the gateway’s own answers (health, error pages) off the API’s paths', async () => {
+  it('means the same by a prefix everywhere: every prefix ends in "/" (nginx matches /ads as a string prefix of /adsx)', async () => {
+    for (const route of (await loadRouteTable()).filter((r) => r.match === 'prefix'))
+      expect(route.path).toMatch(/\/$/)
+  })
+
+  it('sends every path the services document (openapi/*.json) to the service that serves it', async () => {
+    const publicRoutes = (await loadRouteTable()).filter((r) => !r.local)
+    for (const service of ['ingest-api', 'analytics-api']) {
+      const description = JSON.parse(
+        await readFile(join(repoRoot, 'openapi', `${service}.json`), 'utf8'),
+      ) as { paths: Record<string, unknown> }
+      const paths = Object.keys(description.paths)
+      expect(paths.length).toBeGreaterThan(2)
+      for (const path of paths) {
+        const concrete = path.replaceAll(/\{[^}]+\}/g, '7')
+        expect(routeFor(publicRoutes, concrete), `${path} (${concrete})`).toBe(service)
+      }
+    }
+    // Not in the descriptions (not an API), still public: the dashboard, and its redirect to itself.
+    for (const path of ['/dashboard', '/dashboard/', '/dashboard/assets/app.js'])
+      expect(routeFor(publicRoutes, path), path).toBe('analytics-api')
+  })
+
+  it('keeps the services’ operational routes off every public gateway, and /docs local only', async () => {
+    const table = await loadRouteTable()
+    const publicRoutes = table.filter((r) => !r.local)
+    for (const path of [
+      '/',
+      '/docs',
+      '/docs/json',
+      '/docs/static/index.html',
+      '/livez',
+      '/readyz',
+      '/metrics',
+    ])
+      expect(routeFor(publicRoutes, path), path).toBeUndefined()
+    for (const path of ['/docs', '/docs/json']) expect(routeFor(table, path), path).toBe('analytics-api')
+    for (const path of ['/livez', '/readyz', '/metrics']) expect(routeFor(table, path), path).toBeUndefined()
+  })
+})
+
+describe('the gateways beyond their paths', () => {
+  it('keep the local gateway’s own answers (health, error pages, the 404 fallback) off the API’s paths', async () => {
     const { own } = await templateRoutes()
-    for (const path of own) expect(path, path).toMatch(/^@|^\/gateway\//)
+    for (const path of own) expect(path, path).toMatch(/^@|^\/gateway\/|^\/$/)
+    expect(own).toContain('/')
   })
 
-  it('refuse bodies over the same size and wait as long for a service', async () => {
+  it('wait as long for a service: the HTTPRoute’s request timeout is nginx’s proxy_read_timeout', async () => {
     const { server } = await loadGatewayTemplate()
-    const annotations = (await loadIngress()).metadata.annotations ?? {}
-    const value = (name: string) => directive(server, name)[0]?.args[0]
-    const seconds = (text: string | undefined) => Number(/^(\d+)s?$/.exec(text ?? '')?.[1] ?? Number.NaN)
-    expect(annotations['nginx.ingress.kubernetes.io/proxy-body-size']).toBe(value('client_max_body_size'))
-    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-connect-timeout'])).toBe(
-      seconds(value('proxy_connect_timeout')),
-    )
-    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBe(
-      seconds(value('proxy_read_timeout')),
-    )
+    const readTimeout = directive(server, 'proxy_read_timeout')[0]?.args[0]
+    expect(readTimeout).toMatch(/^\d+s$/)
+    for (const rule of (await loadHttpRoute()).spec.rules)
+      expect(rule.timeouts?.request, JSON.stringify(rule.matches)).toBe(readTimeout)
+  })
+
+  it('tie the Ingress to no controller: no annotations, the cluster’s default IngressClass', async () => {
+    const ingress = await loadIngress()
+    expect(ingress.metadata.annotations ?? {}).toEqual({})
+    expect(ingress.spec.ingressClassName).toBeUndefined()
   })
 })
 

@@ -2,13 +2,43 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { GATEWAY_TEMPLATE } from '@adtrack/local-stack'
 import { parse as parseYaml } from 'yaml'
-import { composeFile, k8sDir } from './paths.js'
+import { composeFile, deployDir, k8sDir } from './paths.js'
 
 /** One routing rule: which service a path goes to, and whether the path must match exactly. */
 export interface Route {
   match: 'exact' | 'prefix'
   path: string
   service: string
+}
+
+/** A route of deploy/routes.yaml; `local` routes are on the Compose and `npm start` gateway only. */
+export interface TableRoute extends Route {
+  local?: boolean
+}
+
+export const routeTableFile = join(deployDir, 'routes.yaml')
+
+/** deploy/routes.yaml: the one routing table every gateway is held to. */
+export async function loadRouteTable(): Promise<TableRoute[]> {
+  const { routes } = parseYaml(await readFile(routeTableFile, 'utf8')) as { routes: TableRoute[] }
+  for (const r of routes) {
+    if (r.match !== 'exact' && r.match !== 'prefix') throw new Error(`${r.path}: match ${r.match}`)
+    if (!r.path.startsWith('/')) throw new Error(`${r.path}: not an absolute path`)
+  }
+  return routes
+}
+
+/**
+ * Where a gateway sends `path` by these routes: an exact route first, then the longest prefix. With
+ * prefixes ending in "/" (the table's rule), nginx's string prefixes and the Ingress's and HTTPRoute's
+ * path-element prefixes agree on every path but the prefix without its slash (see routes.yaml).
+ */
+export function routeFor(routes: Route[], path: string): string | undefined {
+  const exact = routes.find((r) => r.match === 'exact' && r.path === path)
+  if (exact) return exact.service
+  return routes
+    .filter((r) => r.match === 'prefix' && path.startsWith(r.path))
+    .sort((a, b) => b.path.length - a.path.length)[0]?.service
 }
 
 /** One nginx directive: its name, its arguments (quotes removed), and its block when it has one. */
@@ -79,22 +109,23 @@ export async function loadGatewayTemplate(): Promise<{
 }
 
 /**
- * The template's routes: each location that proxies, with its upstream's `server ${VARIABLE}` resolved to
- * a service through docker-compose.yml's gateway environment (INGEST_API_ADDR: ingest-api:8080). The
- * locations that answer themselves (health, error pages) are returned apart, as the gateway's own.
+ * The template's routes: each location that proxies (`proxy_pass http://$name`), with its variable's
+ * `set $name ${VARIABLE}` resolved to a service through docker-compose.yml's gateway environment
+ * (INGEST_API_ADDR: ingest-api:8080). The locations that answer themselves (health, error pages, the
+ * fallback 404) are returned apart, as the gateway's own.
  */
 export async function templateRoutes(): Promise<{ routes: Route[]; own: string[] }> {
-  const { server, upstreams } = await loadGatewayTemplate()
+  const { server } = await loadGatewayTemplate()
   const compose = parseYaml(await readFile(composeFile, 'utf8')) as {
     services: { gateway: { environment: Record<string, string> } }
   }
   const env = compose.services.gateway.environment
-  const serviceOf = (upstream: string): string => {
-    const block = upstreams.find((u) => u.args[0] === upstream)?.block
-    const address = find(block, 'server')[0]?.args[0] ?? ''
+  const serviceOf = (name: string): string => {
+    const set = find(server, 'set').find((d) => d.args[0] === `$${name}`)
+    const address = set?.args[1] ?? ''
     const variable = /^\$\{(\w+)\}$/.exec(address)?.[1]
     const host = variable && env[variable]?.split(':')[0]
-    if (!host) throw new Error(`upstream ${upstream}: server ${address} names no compose gateway variable`)
+    if (!host) throw new Error(`$${name}: set to "${address}", which names no compose gateway variable`)
     return host
   }
   const routes: Route[] = []
@@ -109,26 +140,30 @@ export async function templateRoutes(): Promise<{ routes: Route[]; own: string[]
     }
     if (second !== undefined && first !== '=')
       throw new Error(`location ${first} ${path}: only = or a prefix`)
-    const upstream = /^http:\/\/([\w-]+)$/.exec(proxyPass)?.[1]
-    if (!upstream) throw new Error(`location ${path}: proxy_pass ${proxyPass} is not http://<upstream>`)
-    routes.push({ match: first === '=' ? 'exact' : 'prefix', path, service: serviceOf(upstream) })
+    const name = /^http:\/\/\$(\w+)$/.exec(proxyPass)?.[1]
+    if (!name) throw new Error(`location ${path}: proxy_pass ${proxyPass} is not http://$<variable>`)
+    routes.push({ match: first === '=' ? 'exact' : 'prefix', path, service: serviceOf(name) })
   }
   return { routes, own }
 }
 
+export const ingressFile = join(k8sDir, 'components/ingress/ingress.yaml')
+export const httpRouteFile = join(k8sDir, 'components/gateway-api/httproute.yaml')
+
 interface Ingress {
   metadata: { annotations?: Record<string, string> }
   spec: {
+    ingressClassName?: string
     rules: { http: { paths: { path: string; pathType: string; backend: { service: { name: string } } }[] } }[]
   }
 }
 
-/** deploy/k8s/base/ingress.yaml (the overlays change only its host and TLS). */
+/** components/ingress/ingress.yaml (overlays change only its host and TLS). */
 export async function loadIngress(): Promise<Ingress> {
-  return parseYaml(await readFile(join(k8sDir, 'base/ingress.yaml'), 'utf8')) as Ingress
+  return parseYaml(await readFile(ingressFile, 'utf8')) as Ingress
 }
 
-/** The Ingress's routes, in the same terms as the template's. */
+/** The Ingress's routes, in the same terms as the table's. */
 export function ingressRoutes(ingress: Ingress): Route[] {
   return ingress.spec.rules.flatMap((rule) =>
     rule.http.paths.map((p) => {
@@ -141,6 +176,43 @@ export function ingressRoutes(ingress: Ingress): Route[] {
       }
     }),
   )
+}
+
+export interface HttpRoute {
+  spec: {
+    parentRefs: { name: string; sectionName?: string }[]
+    hostnames?: string[]
+    rules: {
+      matches?: { path?: { type?: string; value?: string }; method?: string; headers?: unknown }[]
+      backendRefs?: { name: string; port?: number; kind?: string; weight?: number }[]
+      filters?: unknown[]
+      timeouts?: { request?: string; backendRequest?: string }
+    }[]
+  }
+}
+
+/** components/gateway-api/httproute.yaml (overlays change only its parentRefs). */
+export async function loadHttpRoute(): Promise<HttpRoute> {
+  return parseYaml(await readFile(httpRouteFile, 'utf8')) as HttpRoute
+}
+
+/**
+ * The HTTPRoute's routes, in the same terms as the table's: one path match and one Service per rule, and
+ * nothing else that would route differently from the other gateways (methods, headers, filters, weights).
+ */
+export function httpRouteRoutes(route: HttpRoute): Route[] {
+  return route.spec.rules.map((rule) => {
+    const [match, ...more] = rule.matches ?? []
+    const [backend, ...others] = rule.backendRefs ?? []
+    const path = match?.path
+    if (!path?.value || more.length > 0 || match?.method || match?.headers)
+      throw new Error(`a rule must match one path and nothing else: ${JSON.stringify(rule.matches)}`)
+    if (!backend || others.length > 0 || (backend.kind ?? 'Service') !== 'Service' || rule.filters)
+      throw new Error(`${path.value}: one Service backend and no filters`)
+    if (path.type !== 'Exact' && path.type !== 'PathPrefix')
+      throw new Error(`${path.value}: path type ${path.type} means something else to every implementation`)
+    return { match: path.type === 'Exact' ? 'exact' : 'prefix', path: path.value, service: backend.name }
+  })
 }
 
 /** Sorted and comparable: two tables route alike when these are equal. */

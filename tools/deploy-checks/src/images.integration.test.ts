@@ -101,7 +101,7 @@ describe('build-service.sh (the image recipe)', () => {
       ).toEqual([])
     for (const pkg of ['test-support', 'local-stack'])
       expect(existsSync(join(dir, 'node_modules/@adtrack', pkg))).toBe(false)
-    // The database migrations ride along with the db package (the migration Job and compose's migrate).
+    // The database migrations ride along with the db package (the migration init containers and compose's migrate).
     const migrations = await readdir(join(dir, 'node_modules/@adtrack/db/migrations'))
     expect(migrations.filter((f) => f.endsWith('.sql')).length).toBeGreaterThan(0)
     expect((await lstat(join(dir, 'node_modules/@adtrack/db/dist/cli.js'))).isFile()).toBe(true)

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { httpRouteRoutes, ingressFile, loadRouteTable, routeFor, routeKeys } from './gateway-routes.js'
 import {
   containerEnvironment,
   durationSeconds,
   find,
   get,
-  type K8sObject,
   OVERLAYS,
   type Overlay,
   podTemplate,
@@ -22,13 +22,15 @@ import { k8sDir, SERVICES, type ServiceName } from './paths.js'
 import { checkServiceEnvironment } from './service-config.js'
 
 // deploy/k8s, rendered with kustomize and checked offline: every object against the Kubernetes API
-// schemas (two versions) and the CRDs of KEDA, the Prometheus Operator and CloudNativePG, then what the schemas cannot see: probes, shutdown timing,
-// security, configuration the services really read, autoscaling wired to the real topic and group,
+// schemas (two versions) and the CRDs of KEDA, the Prometheus Operator, the Gateway API and CloudNativePG,
+// then what the schemas cannot see: probes, shutdown timing, security, configuration the services really
+// read, migrations before serving, spreading, autoscaling wired to the real topic, group and metrics,
 // routing, and who may talk to whom.
 
 const NAMESPACE: Record<Overlay, string> = { dev: 'ad-tracking-dev', prod: 'ad-tracking' }
 const rendered = {} as Record<Overlay | 'base', Rendered>
 let secretTemplate: Rendered
+let ingressComponent: Rendered
 
 /** Secrets the prod overlay reads but does not create: the template's, and CloudNativePG's. */
 function externalSecrets(overlay: Overlay): Record<string, Record<string, string>> {
@@ -57,21 +59,24 @@ beforeAll(async () => {
   ])
   Object.assign(rendered, { base, dev, prod })
   secretTemplate = await readManifests(join(k8sDir, 'secret.template.yaml'))
+  ingressComponent = await readManifests(ingressFile)
 }, 20 * 60_000)
 
 describe('schemas', () => {
-  it('every object of base, dev and prod, and the Secret template, is valid for Kubernetes and its CRDs (KEDA, Prometheus Operator, CloudNativePG)', async () => {
+  it('every object of base, dev and prod, the Secret template and the Ingress option is valid for Kubernetes and its CRDs (KEDA, Prometheus Operator, Gateway API, CloudNativePG)', async () => {
     const inputs = {
       base: rendered.base.yaml,
       dev: rendered.dev.yaml,
       prod: rendered.prod.yaml,
       'secret.template.yaml': secretTemplate.yaml,
+      'components/ingress/ingress.yaml': ingressComponent.yaml,
     }
     const counts = {
       base: rendered.base.objects.length,
       dev: rendered.dev.objects.length,
       prod: rendered.prod.objects.length,
       'secret.template.yaml': secretTemplate.objects.length,
+      'components/ingress/ingress.yaml': ingressComponent.objects.length,
     }
     for (const result of await validate(inputs)) {
       expect(result.problems, `Kubernetes ${result.kubernetesVersion}`).toEqual([])
@@ -194,28 +199,54 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     expect(checkServiceEnvironment(service, env)).toEqual([])
   })
 
-  it('scales the APIs on CPU (HPA) and the worker on consumer lag (KEDA), up to the partition count', () => {
-    for (const service of ['ingest-api', 'analytics-api'] as const) {
-      const hpa = get(objects(), 'HorizontalPodAutoscaler', service)
-      const target = workloadOf(objects(), service)
-      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: target.kind, name: service })
-      expect(hpa.spec.metrics).toContainEqual({
-        type: 'Resource',
-        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: expect.any(Number) } },
-      })
-      expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas)
-      expect(target.spec.replicas, `${service}: the HPA owns the replica count`).toBeUndefined()
-    }
-    const worker = workloadOf(objects(), 'click-worker')
-    expect(worker.kind).toBe('Deployment')
-    expect(worker.spec.replicas, 'KEDA owns the replica count').toBeUndefined()
+  it('scales analytics-api on CPU (HPA), ingest-api on its request rate and the worker on consumer lag (KEDA)', () => {
+    const hpa = get(objects(), 'HorizontalPodAutoscaler', 'analytics-api')
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'analytics-api',
+    })
+    expect(hpa.spec.metrics).toContainEqual({
+      type: 'Resource',
+      resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: expect.any(Number) } },
+    })
+    expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas)
     const hpaTargets = objects()
       .filter((o) => o.kind === 'HorizontalPodAutoscaler')
       .map((o) => o.spec.scaleTargetRef.name)
-    expect(hpaTargets, 'no HPA of ours on the worker: KEDA makes its own').not.toContain('click-worker')
+    expect(hpaTargets, 'no HPA of ours beside KEDA’s: KEDA makes its own').toEqual(['analytics-api'])
+    for (const service of SERVICES)
+      expect(
+        workloadOf(objects(), service).spec.replicas,
+        `${service}: the autoscaler owns the count`,
+      ).toBeUndefined()
+
+    // ingest-api waits on Kafka's acknowledgements, not the CPU: scaled on requests per second per pod,
+    // from the series the service exports, in this overlay's namespace.
+    const ingest = get(objects(), 'ScaledObject', 'ingest-api')
+    const target = workloadOf(objects(), 'ingest-api')
+    expect(ingest.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: target.kind,
+      name: 'ingest-api',
+    })
+    expect(ingest.spec.triggers).toHaveLength(1)
+    const [rate] = ingest.spec.triggers
+    expect(rate.type).toBe('prometheus')
+    expect(rate.metricType ?? 'AverageValue').toBe('AverageValue')
+    expect(rate.metadata.serverAddress).toMatch(/^https?:\/\//)
+    expect(rate.metadata.query).toMatch(
+      /^sum\(rate\((http_requests_total|clicks_accepted_total|tracking_events_accepted_total)\{/,
+    )
+    expect(rate.metadata.query).toContain(`namespace="${namespace}"`)
+    expect(rate.metadata.query).toContain('service="ingest-api"')
+    expect(Number(rate.metadata.threshold)).toBeGreaterThan(0)
+    expect(ingest.spec.minReplicaCount).toBeGreaterThanOrEqual(1)
+    expect(ingest.spec.minReplicaCount).toBeLessThanOrEqual(ingest.spec.maxReplicaCount)
 
     const scaled = get(objects(), 'ScaledObject', 'click-worker')
     const env = environment(container('click-worker').container)
+    expect(workloadOf(objects(), 'click-worker').kind).toBe('Deployment')
     expect(scaled.spec.scaleTargetRef.name).toBe('click-worker')
     expect(scaled.spec.triggers).toHaveLength(1)
     const [trigger] = scaled.spec.triggers
@@ -234,6 +265,61 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     // ingest-api creates the topic with the same partitions, if it starts first.
     expect(environment(container('ingest-api').container).KAFKA_TOPIC_PARTITIONS).toBe(
       env.KAFKA_TOPIC_PARTITIONS,
+    )
+  })
+
+  it('gives every autoscaler both directions’ behaviour, and KEDA a fallback and an activation threshold', () => {
+    const behaviours = [
+      ...objects()
+        .filter((o) => o.kind === 'HorizontalPodAutoscaler')
+        .map((o) => [o.metadata.name, o.spec.behavior]),
+      ...objects()
+        .filter((o) => o.kind === 'ScaledObject')
+        .map((o) => [o.metadata.name, o.spec.advanced?.horizontalPodAutoscalerConfig?.behavior]),
+    ]
+    expect(behaviours).toHaveLength(3)
+    for (const [name, behavior] of behaviours) {
+      expect(behavior?.scaleUp?.policies?.length, `${name} scaleUp`).toBeGreaterThan(0)
+      expect(behavior?.scaleDown?.policies?.length, `${name} scaleDown`).toBeGreaterThan(0)
+      // Scale-down waits out a dip: every leaving pod drains (ingest-api's spool) or hands over partitions.
+      expect(behavior.scaleDown.stabilizationWindowSeconds, `${name}`).toBeGreaterThanOrEqual(60)
+    }
+    for (const scaled of objects().filter((o) => o.kind === 'ScaledObject')) {
+      const { fallback, minReplicaCount, maxReplicaCount } = scaled.spec
+      const where = scaled.metadata.name
+      expect(fallback?.failureThreshold, where).toBeGreaterThan(0)
+      expect(fallback?.replicas, where).toBeGreaterThanOrEqual(minReplicaCount)
+      expect(fallback?.replicas, where).toBeLessThanOrEqual(maxReplicaCount)
+      // A metric that cannot be read never scales a service down.
+      expect(fallback?.behavior, where).toBe('currentReplicasIfHigher')
+      // KEDA's fallback works only for AverageValue triggers.
+      for (const trigger of scaled.spec.triggers) {
+        expect(trigger.metricType ?? 'AverageValue', where).toBe('AverageValue')
+        const activation = trigger.metadata.activationThreshold ?? trigger.metadata.activationLagThreshold
+        expect(Number(activation), `${where} activation threshold`).toBeGreaterThan(0)
+      }
+    }
+  })
+
+  it.each(SERVICES)('%s: spreads over nodes strictly and over zones', (service) => {
+    const { template } = container(service)
+    const constraints = template.spec.topologySpreadConstraints as {
+      topologyKey: string
+      whenUnsatisfiable: string
+      maxSkew: number
+      labelSelector: { matchLabels: Record<string, string> }
+    }[]
+    const byKey = Object.fromEntries(constraints.map((c) => [c.topologyKey, c]))
+    expect(Object.keys(byKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone'])
+    expect(constraints).toHaveLength(2)
+    for (const c of constraints) {
+      expect(c.maxSkew).toBe(1)
+      expect(c.labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': service })
+    }
+    expect(byKey['kubernetes.io/hostname']?.whenUnsatisfiable).toBe('DoNotSchedule')
+    // Strict zones in production, except for ingest-api, whose spool volume is bound to its zone.
+    expect(byKey['topology.kubernetes.io/zone']?.whenUnsatisfiable).toBe(
+      overlay === 'prod' && service !== 'ingest-api' ? 'DoNotSchedule' : 'ScheduleAnyway',
     )
   })
 
@@ -261,70 +347,99 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     }
   })
 
-  it('serves the public API on one host: POST /ads/click, /ads/clicks and /track/… to ingest-api, the rest to analytics-api', () => {
-    const ingresses = objects().filter((o) => o.kind === 'Ingress')
-    expect(ingresses).toHaveLength(1)
-    const [ingress] = ingresses as [K8sObject]
-    expect(ingress.spec.ingressClassName).toBeTruthy()
-    expect(ingress.spec.rules).toHaveLength(1)
-    const paths = ingress.spec.rules[0].http.paths as {
-      path: string
-      pathType: string
-      backend: { service: { name: string; port: { name: string } } }
-    }[]
-    // The Ingress's routing rules: Exact wins, then the longest matching Prefix (by path element).
-    const route = (url: string) => {
-      const exact = paths.find((p) => p.pathType === 'Exact' && p.path === url)
-      const prefix = paths
-        .filter(
-          (p) =>
-            p.pathType === 'Prefix' &&
-            (p.path === '/' || url === p.path || url.startsWith(`${p.path.replace(/\/$/, '')}/`)),
-        )
-        .sort((a, b) => b.path.length - a.path.length)[0]
-      return (exact ?? prefix)?.backend.service
+  it('serves the public API on one host through the Gateway API: the routes of deploy/routes.yaml and no other', async () => {
+    expect(objects().filter((o) => o.kind === 'Ingress')).toEqual([])
+    const gateway = get(objects(), 'Gateway', 'ad-tracking')
+    const route = get(objects(), 'HTTPRoute', 'ad-tracking')
+    const listener = (name: string) => gateway.spec.listeners.find((l: { name: string }) => l.name === name)
+    const [parent] = route.spec.parentRefs
+    expect(route.spec.parentRefs).toHaveLength(1)
+    expect(parent.name).toBe('ad-tracking')
+    expect(listener(parent.sectionName), `listener ${parent.sectionName}`).toBeDefined()
+    expect(listener(parent.sectionName).hostname).toBe(
+      overlay === 'dev' ? 'ads.localtest.me' : 'ads.example.com',
+    )
+    // Production serves the API over HTTPS only; plain HTTP redirects.
+    expect(listener(parent.sectionName).protocol).toBe(overlay === 'dev' ? 'HTTP' : 'HTTPS')
+    if (overlay === 'prod') {
+      const redirect = get(objects(), 'HTTPRoute', 'ad-tracking-https-redirect')
+      expect(redirect.spec.parentRefs).toEqual([{ name: 'ad-tracking', sectionName: 'http' }])
+      expect(redirect.spec.rules).toEqual([
+        { filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] },
+      ])
     }
-    expect(route('/ads/click')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
-    expect(route('/ads/clicks')).toEqual({ name: 'ingest-api', port: { name: 'http' } })
-    for (const url of ['/track/1/impression', '/track/1/clickthrough', '/track/events'])
-      expect(route(url), url).toEqual({ name: 'ingest-api', port: { name: 'http' } })
-    for (const url of [
-      '/ads',
-      '/ads/1',
-      '/ads/1/vast',
-      '/ads/analytics',
-      '/ads/clicks/1',
-      '/ads/click-1',
-      '/tracking',
-    ])
-      expect(route(url), url).toEqual({ name: 'analytics-api', port: { name: 'http' } })
-    for (const p of paths) {
-      const svc = get(objects(), 'Service', p.backend.service.name)
-      expect(svc.spec.ports.map((x: { name: string }) => x.name)).toContain(p.backend.service.port.name)
+    const publicRoutes = (await loadRouteTable()).filter((r) => !r.local)
+    const routes = httpRouteRoutes(route as never)
+    expect(routeKeys(routes)).toEqual(routeKeys(publicRoutes))
+    for (const path of ['/docs', '/livez', '/readyz', '/metrics', '/'])
+      expect(routeFor(routes, path), path).toBeUndefined()
+    // Gateway API backends name a port number: the Service's http port.
+    for (const rule of route.spec.rules)
+      for (const ref of rule.backendRefs) {
+        const svc = get(objects(), 'Service', ref.name)
+        const http = svc.spec.ports.find((p: { name: string }) => p.name === 'http')
+        expect(ref.port, ref.name).toBe(http.port)
+      }
+  })
+
+  it('migrates the schema before each service starts: an init container with the db CLI of its own image', () => {
+    expect(
+      objects().filter((o) => o.kind === 'Job'),
+      'no migration Job to delete on every release',
+    ).toEqual([])
+    for (const service of SERVICES) {
+      const { template, container: c } = container(service)
+      const [migrate, ...others] = template.spec.initContainers
+      expect(others).toEqual([])
+      expect(migrate.name).toBe('migrate')
+      expect(migrate.image).toBe(c.image)
+      expect(migrate.command, 'args keep the image entrypoint (tini)').toBeUndefined()
+      expect(migrate.args).toEqual([
+        'node',
+        'node_modules/@adtrack/db/dist/cli.js',
+        overlay === 'dev' ? 'setup' : 'migrate',
+      ])
+      const env = environment(migrate)
+      expect(Object.keys(env)).toEqual(['DATABASE_URL'])
+      expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//)
+      // The schema the service will use: the same database as the same user.
+      const migrateUrl = new URL(env.DATABASE_URL ?? '')
+      const serviceUrl = new URL(environment(c).DATABASE_URL ?? '')
+      expect([migrateUrl.username, migrateUrl.pathname]).toEqual([serviceUrl.username, serviceUrl.pathname])
+      if (overlay === 'prod') {
+        // TRICKY: the service goes through the PgBouncer Pooler, the migration straight to the primary:
+        // its session advisory lock would not survive transaction pooling (data-tier.integration.test.ts
+        // checks the same for every container that migrates).
+        expect(serviceUrl.hostname.split('.')[0]).toBe('ad-tracking-pg-pooler-rw')
+        expect(migrateUrl.hostname.split('.')[0]).toBe('ad-tracking-pg-rw')
+      } else {
+        expect(env.DATABASE_URL).toBe(environment(c).DATABASE_URL)
+      }
+      // An init container that never exits would keep the pod from starting: it must end on its own
+      // (no restartPolicy: Always, which would make it a sidecar).
+      expect(migrate.restartPolicy).toBeUndefined()
     }
   })
 
-  it('migrates the database with a Job: the db CLI from the ingest-api image', () => {
-    const job = get(objects(), 'Job', 'ad-tracking-migrate')
-    const spec = podTemplate(job).spec
-    const [migrate] = spec.containers
-    expect(migrate.image).toBe(container('ingest-api').container.image)
-    expect(migrate.command, 'args keep the image entrypoint (tini)').toBeUndefined()
-    expect(migrate.args).toEqual([
-      'node',
-      'node_modules/@adtrack/db/dist/cli.js',
-      overlay === 'dev' ? 'setup' : 'migrate',
-    ])
-    const env = environment(migrate)
-    expect(Object.keys(env)).toEqual(['DATABASE_URL'])
-    expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//)
-    expect(['OnFailure', 'Never']).toContain(spec.restartPolicy)
+  it('gives every environment variable a value or a valueFrom, never both (the API server refuses both)', () => {
+    for (const w of workloads(objects()))
+      for (const c of [...(podTemplate(w).spec.initContainers ?? []), ...podTemplate(w).spec.containers])
+        for (const e of c.env ?? [])
+          expect(
+            [e.value, e.valueFrom].filter((v) => v !== undefined),
+            `${w.metadata.name}/${c.name} ${e.name}`,
+          ).toHaveLength(1)
   })
 
-  it('runs one release: the three services and the Job use the same image tag', () => {
+  it('runs one release: the three services and their migrations use the same image tag', () => {
     const images = workloads(objects())
-      .filter((w) => [...SERVICES, 'ad-tracking-migrate'].includes(w.metadata.name))
-      .flatMap((w) => podTemplate(w).spec.containers.map((c: { image: string }) => c.image))
+      .filter((w) => (SERVICES as readonly string[]).includes(w.metadata.name))
+      .flatMap((w) =>
+        [...podTemplate(w).spec.initContainers, ...podTemplate(w).spec.containers].map(
+          (c: { image: string }) => c.image,
+        ),
+      )
+    expect(images).toHaveLength(6)
     const tags = new Set(images.map((i: string) => i.split(':')[1]))
     expect(tags.size).toBe(1)
     expect([...tags][0]).toMatch(overlay === 'dev' ? /^dev$/ : /^\d+\.\d+\.\d+$/)
@@ -347,10 +462,10 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     const endpoints: Endpoint[] = [
       ...workloadEndpoints(objects(), namespace),
       outside(
-        'ingress-controller',
-        'ingress-nginx',
-        { 'app.kubernetes.io/name': 'ingress-nginx' },
-        { http: 80 },
+        'gateway',
+        'envoy-gateway-system',
+        { 'app.kubernetes.io/name': 'envoy', 'app.kubernetes.io/component': 'proxy' },
+        { http: 10080 },
       ),
       outside('prometheus', 'monitoring', { 'app.kubernetes.io/name': 'prometheus' }, { web: 9090 }),
       outside('keda-operator', 'keda', { app: 'keda-operator' }, { metrics: 8080 }),
@@ -362,8 +477,8 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
     let expected: string[]
     if (overlay === 'dev') {
       expected = [
-        'ingress-controller -> ingest-api:8080',
-        'ingress-controller -> analytics-api:8080',
+        'gateway -> ingest-api:8080',
+        'gateway -> analytics-api:8080',
         'prometheus -> ingest-api:2112',
         'prometheus -> click-worker:2112',
         'prometheus -> analytics-api:2112',
@@ -375,7 +490,6 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
         'click-worker -> redis:6379',
         'analytics-api -> postgres:5432',
         'analytics-api -> redis:6379',
-        'ad-tracking-migrate -> postgres:5432',
         'keda-operator -> kafka:9092',
         ...dns,
       ]
@@ -404,8 +518,8 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
         { name: 'kube-apiserver', ip: '172.20.0.1', ports: { https: 443, alt: 6443 } },
       )
       expected = [
-        'ingress-controller -> ingest-api:8080',
-        'ingress-controller -> analytics-api:8080',
+        'gateway -> ingest-api:8080',
+        'gateway -> analytics-api:8080',
         'prometheus -> ingest-api:2112',
         'prometheus -> click-worker:2112',
         'prometheus -> analytics-api:2112',
@@ -418,7 +532,6 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
         'click-worker -> managed-redis:6379',
         'analytics-api -> cloudnativepg:5432',
         'analytics-api -> managed-redis:6379',
-        'ad-tracking-migrate -> cloudnativepg:5432',
         'cnpg-operator -> cloudnativepg:8000',
         // Instances reach the Kubernetes API and object storage (backups) over HTTPS.
         'cloudnativepg -> kube-apiserver:443',
@@ -433,10 +546,42 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
 })
 
 describe('base', () => {
-  it('is what the overlays build on: the three services, no dependencies, no Secret', () => {
+  it('is what the overlays build on: the three services, no dependencies, no Secret, no routing', () => {
     const { objects } = rendered.base
     for (const service of SERVICES) expect(find(objects, 'Deployment', service)).toBeDefined()
     expect(objects.filter((o) => o.kind === 'StatefulSet')).toEqual([])
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([])
+    expect(objects.filter((o) => ['Ingress', 'HTTPRoute', 'Gateway'].includes(o.kind))).toEqual([])
+  })
+
+  it('names a release for every image, never latest (base, dev and prod)', () => {
+    for (const which of ['base', ...OVERLAYS] as const)
+      for (const w of workloads(rendered[which].objects))
+        for (const c of [...(podTemplate(w).spec.initContainers ?? []), ...podTemplate(w).spec.containers]) {
+          const tag = /:([^/@]+)(@sha256:[0-9a-f]{64})?$/.exec(c.image)?.[1]
+          expect(tag, `${which} ${w.metadata.name} ${c.image}`).toBeDefined()
+          expect(tag, `${which} ${w.metadata.name} ${c.image}`).not.toBe('latest')
+        }
+  })
+})
+
+describe('components/ingress, the option for clusters without the Gateway API', () => {
+  it('routes the same table, to Services and ports that exist', async () => {
+    const ingress = get(ingressComponent.objects, 'Ingress', 'ad-tracking')
+    const publicRoutes = (await loadRouteTable()).filter((r) => !r.local)
+    const paths = ingress.spec.rules[0].http.paths as {
+      path: string
+      pathType: string
+      backend: { service: { name: string; port: { name: string } } }
+    }[]
+    expect(
+      paths
+        .map((p) => `${p.pathType === 'Exact' ? 'exact' : 'prefix'} ${p.path} -> ${p.backend.service.name}`)
+        .sort(),
+    ).toEqual(routeKeys(publicRoutes))
+    for (const p of paths) {
+      const svc = get(rendered.base.objects, 'Service', p.backend.service.name)
+      expect(svc.spec.ports.map((x: { name: string }) => x.name)).toContain(p.backend.service.port.name)
+    }
   })
 })

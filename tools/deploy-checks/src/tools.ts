@@ -2,7 +2,7 @@
 // downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and the CRDs).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { arch, platform } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { aptInstallPackages, ensureTools, toolPath } from '@adtrack/local-stack'
@@ -31,6 +31,11 @@ export const PINS = {
   keda: { module: 'github.com/kedacore/keda/v2', version: 'v2.17.2' },
   /** The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule), from its Go module. */
   prometheusOperator: { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' },
+  /**
+   * The Gateway API's CRDs (Gateway, HTTPRoute; Standard channel), from its Go module (config/crd). The
+   * version Envoy Gateway v1.9.1 is built against (its go.mod), the release deploy/README.md installs.
+   */
+  gatewayApi: { module: 'sigs.k8s.io/gateway-api', version: 'v1.6.1' },
   /**
    * CloudNativePG's CRDs (Cluster, ScheduledBackup, Pooler), from its Go module: the operator version
    * deploy/README.md installs. Strimzi publishes no Go module (nor its CRDs in any reachable registry):
@@ -183,10 +188,15 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
         env,
       })
       await rename(staging, dir)
-      // Builds of earlier versions of the helper are of no further use.
-      for (const old of await readdir(dirname(dir)))
-        if (/^deploy-lint-[0-9a-f]{16}$/.test(old) && join(dirname(dir), old) !== dir)
-          await rm(join(dirname(dir), old), { recursive: true, force: true })
+      // TRICKY: the cache is shared by every checkout of this user (worktrees, branches), and another
+      // checkout's run may be using its own build right now: deleting every other build made those runs
+      // fail (ENOENT). The four newest builds stay; older ones go.
+      const builds = (await readdir(dirname(dir))).filter((name) => /^deploy-lint-[0-9a-f]{16}$/.test(name))
+      const built = await Promise.all(
+        builds.map(async (name) => ({ name, at: (await stat(join(dirname(dir), name))).mtimeMs })),
+      )
+      for (const { name } of built.sort((x, y) => y.at - x.at).slice(4))
+        await rm(join(dirname(dir), name), { recursive: true, force: true })
     })
     return bin
   })
@@ -195,7 +205,7 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
  * version in PINS, each with the schemas of the CRDs in CRDS added (KEDA, the Prometheus Operator,
- * CloudNativePG). Returns version -> folder.
+ * the Gateway API, CloudNativePG). Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
@@ -203,7 +213,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
     const root = join(
       toolsCacheDir,
       'schemas',
-      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-cnpg-${PINS.cloudnativePg.version}`,
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}-cnpg-${PINS.cloudnativePg.version}`,
     )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
@@ -324,6 +334,12 @@ const CRDS = [
     ),
   },
   {
+    pin: PINS.gatewayApi,
+    files: ['gateways', 'httproutes'].map(
+      (kind) => `config/crd/standard/gateway.networking.k8s.io_${kind}.yaml`,
+    ),
+  },
+  {
     pin: PINS.cloudnativePg,
     files: ['clusters', 'scheduledbackups', 'poolers'].map(
       (kind) => `config/crd/bases/postgresql.cnpg.io_${kind}.yaml`,
@@ -331,7 +347,7 @@ const CRDS = [
   },
 ]
 
-/** The CRDs above (KEDA, Prometheus Operator, CloudNativePG) as strict JSON schemas, named as kubeconform looks them up. */
+/** The CRDs above (KEDA, Prometheus Operator, Gateway API, CloudNativePG) as strict JSON schemas, named as kubeconform looks them up. */
 async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
   for (const { pin, files } of CRDS) {

@@ -19,6 +19,24 @@ export interface GatewayVariables {
   /** host:port of ingest-api and of analytics-api. */
   INGEST_API_ADDR: string
   ANALYTICS_API_ADDR: string
+  /**
+   * The DNS server nginx asks for the services' names while it runs (Compose: Docker's 127.0.0.11).
+   * startGateway fills in the host's own (hostResolver) when it is not given.
+   */
+  GATEWAY_RESOLVER?: string
+}
+
+/**
+ * The first nameserver of a resolv.conf, as nginx's `resolver` takes it (an IPv6 address in brackets);
+ * 127.0.0.1 when there is none. Under `npm start` the services' addresses are IP literals, which nginx
+ * never looks up, but the template's `resolver` needs an address, and a real one keeps a host name in
+ * INGEST_API_ADDR working.
+ */
+export function hostResolver(resolvConf: string): string {
+  const address = /^\s*nameserver\s+(\S+)/m.exec(resolvConf)?.[1]
+  if (!address) return '127.0.0.1'
+  // A link-local IPv6 address carries its interface (%eth0), which nginx does not take.
+  return address.includes(':') ? `[${address.replace(/%.*$/, '')}]` : address
 }
 
 /**

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import {
   GATEWAY_TEMPLATE,
   type GatewayVariables,
+  hostResolver,
   nginxMainConfig,
   renderNginxTemplate,
 } from './gateway-config.js'
@@ -48,9 +49,15 @@ export async function startGateway(opts: GatewayOptions): Promise<GatewayServer>
       prepare: async () => {
         await mkdir(join(dir, 'tmp'), { recursive: true })
         const siteConfig = join(dir, 'default.conf')
+        const resolver =
+          opts.variables.GATEWAY_RESOLVER ??
+          hostResolver(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''))
         await writeFile(
           siteConfig,
-          renderNginxTemplate(await readFile(GATEWAY_TEMPLATE, 'utf8'), opts.variables),
+          renderNginxTemplate(await readFile(GATEWAY_TEMPLATE, 'utf8'), {
+            ...opts.variables,
+            GATEWAY_RESOLVER: resolver,
+          }),
         )
         await writeFile(mainConfig, nginxMainConfig(dir, siteConfig))
         // A broken template fails here with nginx's own message (file and line), not as a start timeout.

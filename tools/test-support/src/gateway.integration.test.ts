@@ -248,6 +248,27 @@ describe('the gateway in front of the services', () => {
     expect(ipOf(direct)).toBe('127.0.0.1')
   })
 
+  it('routes only the table’s paths: the services’ probes and metrics get the gateway’s own JSON 404', async () => {
+    // Each service answers these on its http port too (ops routes): through the gateway they are not there.
+    for (const path of ['/livez', '/readyz', '/metrics', '/', '/tracking', '/adsx', '/nothing']) {
+      const res = await read(await fetch(`${gateway.url}${path}`))
+      expect(res.status, path).toBe(404)
+      expect(errorCode(res), path).toBe('GATEWAY_NOT_FOUND')
+    }
+    // A path the table routes, unknown to its service: the service's own 404, not the gateway's.
+    const unknown = await read(await fetch(`${gateway.url}/ads/7/nothing`))
+    expect(unknown.status).toBe(404)
+    expect(errorCode(unknown)).not.toBe('GATEWAY_NOT_FOUND')
+  })
+
+  it('serves analytics-api’s Swagger UI and OpenAPI description at /docs (local: true in deploy/routes.yaml)', async () => {
+    const description = await fetch(`${gateway.url}/docs/json`)
+    expect(description.status).toBe(200)
+    expect(((await description.json()) as { paths: Record<string, unknown> }).paths).toHaveProperty(
+      '/ads/{id}/vast',
+    )
+  })
+
   it('answers a malformed request with its own JSON 400', async () => {
     const conn = await RawConnection.open(gateway.url)
     try {

@@ -5,10 +5,9 @@ import {
   type EventMessage,
   MINUTE_BUCKET_TTL_SECONDS,
   type RedisKeys,
-  redisKeys,
   viewerId,
 } from '@adtrack/contracts'
-import { createTopic, insertAds, uniqueName } from '@adtrack/test-support'
+import { createTopic } from '@adtrack/test-support'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { insertEvents } from './postgres-store.js'
 import { recordClicks } from './record-clicks.js'
@@ -17,6 +16,7 @@ import {
   clickMessage,
   eventMessage,
   newImpressionId,
+  ownScope,
   readDeadLetters,
   workerStores,
 } from './testing/worker-stores.js'
@@ -30,10 +30,7 @@ let ad: string
 const BOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)'
 
 beforeEach(async () => {
-  keys = redisKeys(`${uniqueName('ev')}:`)
-  topic = uniqueName('events')
-  ad = uniqueName('ad')
-  await insertAds(real.db.sql, [{ id: ad }])
+  ;({ keys, topic, ad } = await ownScope(real, { keys: 'ev', topic: 'events' }))
 })
 
 const impression = newImpressionId

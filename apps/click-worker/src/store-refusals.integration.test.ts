@@ -2,14 +2,7 @@ import { type ClickMessage, deadLetterTopic, type RedisKeys, redisKeys } from '@
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import {
-  connectedProducer,
-  createTopic,
-  insertAds,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '@adtrack/test-support'
+import { connectedProducer, createTopic, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
 import { pino } from 'pino'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type BatchContext, type BatchPayload, handleBatch } from './handle-batch.js'
@@ -20,6 +13,7 @@ import {
   clickMessage,
   eventMessage,
   newImpressionId,
+  ownScope,
   readDeadLetters,
   workerStores,
 } from './testing/worker-stores.js'
@@ -32,11 +26,7 @@ let topic: string
 let ad: string
 
 beforeEach(async () => {
-  keys = redisKeys(`${uniqueName('sr')}:`)
-  topic = uniqueName('clicks')
-  await createTopic(deadLetterTopic(topic), 1)
-  ad = uniqueName('ad')
-  await insertAds(real.db.sql, [{ id: ad }])
+  ;({ keys, topic, ad } = await ownScope(real, { keys: 'sr', topic: 'clicks' }, { deadLetterTopic: true }))
 })
 
 const stores = (over: Partial<ClickStores> = {}) => real.clickStores(keys, deadLetterTopic(topic), over)

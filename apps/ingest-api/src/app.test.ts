@@ -1,29 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig } from '@adtrack/service-runtime'
 import type { FastifyInstance } from 'fastify'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { AdCatalog } from './ad-catalog.js'
-import type { BatchSender, ClickProducerOptions } from './click-producer.js'
-import { createIngest } from './ingest.js'
+import type { BatchSender } from './click-producer.js'
 import { Spool } from './spool.js'
+import { type SpoolIngestOptions, spoolIngests } from './testing/spool-ingest.js'
 
 // The HTTP side of durability and load shedding, with a fake Kafka (sendBatch) and a real spool in a
 // temporary directory; nothing listens on the network.
 
-let dir: string
-const cleanup: Array<() => Promise<unknown>> = []
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ingest-app-test-'))
-})
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-  await rm(dir, { recursive: true, force: true })
-})
+const ingests = spoolIngests('ingest-app-test-')
 
 const catalog = { accepts: () => true, age: 0, size: 1 } as unknown as AdCatalog
 
@@ -39,45 +24,7 @@ function kafka(mode: 'up' | 'down') {
   return { sender, sent }
 }
 
-async function setup(opts: {
-  sender: BatchSender
-  env?: Record<string, string>
-  spoolMaxBytes?: number
-  producer?: Partial<ClickProducerOptions>
-  highWaterPercent?: number
-  pressureSampleMs?: number
-}) {
-  const config = {
-    // No rate limit: it would need Redis, and load shedding is what these tests are about.
-    ...loadConfig(IngestConfig, {
-      LOG_LEVEL: 'silent',
-      WRITE_TIMEOUT: '2s',
-      RATE_LIMIT_MAX: '0',
-      ...opts.env,
-    }),
-    // Below the schema's minimum, so set after loading: a spool (and a high-water mark) a click can fill.
-    SPOOL_DIR: dir,
-    SPOOL_MAX_BYTES: opts.spoolMaxBytes ?? 1 << 20,
-    SPOOL_HIGH_WATER_PERCENT: opts.highWaterPercent ?? 100,
-  }
-  const ingest = await createIngest(config, {
-    sender: opts.sender,
-    catalog,
-    pressureSampleMs: opts.pressureSampleMs,
-    producer: {
-      lingerMs: 0,
-      maxBatch: 100,
-      maxInFlight: 1,
-      retries: 0,
-      minBackoffMs: 1,
-      maxBackoffMs: 2,
-      halfOpenAfterMs: 60_000,
-      ...opts.producer,
-    },
-  })
-  cleanup.push(() => ingest.close())
-  return ingest
-}
+const setup = (opts: Omit<SpoolIngestOptions, 'catalog'>) => ingests.setup({ catalog, ...opts })
 
 const click = (app: FastifyInstance, clickId: string) =>
   app.inject({
@@ -215,7 +162,7 @@ describe('GET /readyz with a spool', () => {
   })
 
   it('stays ready while replaying a spool left from before a restart; new clicks queue behind it', async () => {
-    const earlier = await Spool.open({ dir, maxBytes: 1 << 20 })
+    const earlier = await Spool.open({ dir: ingests.dir, maxBytes: 1 << 20 })
     await earlier.append([Buffer.from(JSON.stringify({ click_id: 'from-last-run', ad_id: 'ad-1' }))])
     await earlier.close()
     const kafka = heldKafka('held')

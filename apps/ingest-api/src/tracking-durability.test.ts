@@ -1,13 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { IngestConfig } from '@adtrack/contracts'
-import { loadConfig } from '@adtrack/service-runtime'
 import { mintImpression, parseTrackingKeys } from '@adtrack/service-runtime/impression-token'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { AdCatalog } from './ad-catalog.js'
-import type { BatchSender, ClickProducerOptions } from './click-producer.js'
-import { createIngest } from './ingest.js'
+import type { BatchSender } from './click-producer.js'
+import { type SpoolIngestOptions, spoolIngests } from './testing/spool-ingest.js'
 
 // The tracking routes' side of durability and load shedding, with a fake Kafka (sendBatch) and a real
 // spool in a temporary directory, as app.test.ts does for clicks: an event is answered only once it is
@@ -15,17 +10,7 @@ import { createIngest } from './ingest.js'
 
 const KEYS = 'k1:unit-test-tracking-key-0123456789abcdef'
 const keys = parseTrackingKeys(KEYS)
-let dir: string
-const cleanup: Array<() => Promise<unknown>> = []
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ingest-tracking-test-'))
-})
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-  await rm(dir, { recursive: true, force: true })
-})
+const ingests = spoolIngests('ingest-tracking-test-')
 
 const catalog = {
   accepts: () => true,
@@ -47,39 +32,8 @@ function kafka(mode: 'up' | 'down') {
   return { sender, sent }
 }
 
-async function setup(opts: {
-  sender: BatchSender
-  spoolMaxBytes?: number
-  producer?: Partial<ClickProducerOptions>
-}) {
-  const config = {
-    ...loadConfig(IngestConfig, {
-      LOG_LEVEL: 'silent',
-      WRITE_TIMEOUT: '2s',
-      RATE_LIMIT_MAX: '0',
-      TRACKING_TOKEN_KEYS: KEYS,
-    }),
-    SPOOL_DIR: dir,
-    SPOOL_MAX_BYTES: opts.spoolMaxBytes ?? 1 << 20,
-    SPOOL_HIGH_WATER_PERCENT: 100,
-  }
-  const ingest = await createIngest(config, {
-    sender: opts.sender,
-    catalog,
-    producer: {
-      lingerMs: 0,
-      maxBatch: 100,
-      maxInFlight: 1,
-      retries: 0,
-      minBackoffMs: 1,
-      maxBackoffMs: 2,
-      halfOpenAfterMs: 60_000,
-      ...opts.producer,
-    },
-  })
-  cleanup.push(() => ingest.close())
-  return ingest
-}
+const setup = (opts: Omit<SpoolIngestOptions, 'catalog' | 'env'>) =>
+  ingests.setup({ catalog, env: { TRACKING_TOKEN_KEYS: KEYS }, ...opts })
 
 const token = () => mintImpression(keys, 'ad-1', Date.now())
 

@@ -74,34 +74,52 @@ const playerLoad = (s: Scenario, opts: ConstructorParameters<typeof PlayerLoad>[
 
 const clickUrl = (scenario: Scenario) => `${scenario.service('ingest-api').httpUrl}/ads/click`
 
+/** A scenario with its ingest-api and `workers` click-workers running, under player-like load at 100/s. */
+async function underLoad(
+  name: string,
+  limits: { maxRequests: number; giveUpAfterMs: number },
+  opts: { env?: Record<string, string>; workers?: number } = {},
+): Promise<{ s: Scenario; load: PlayerLoad }> {
+  const s = await rig.scenario(name, opts.env)
+  await s.start('ingest-api')
+  for (let i = 0; i < (opts.workers ?? 1); i++) await s.start('click-worker')
+  return { s, load: playerLoad(s, { ratePerSecond: 100, ...limits }) }
+}
+
+/** A fault: after `before` ms of load takes `part` of the stack down, and starts it again `during` ms later. */
+const outage =
+  <P extends { start(): Promise<unknown> }>(
+    part: P,
+    before: number,
+    during: number,
+    down: (p: P) => Promise<unknown>,
+  ) =>
+  async () => {
+    await pause(before)
+    await down(part)
+    await pause(during)
+    await part.start()
+  }
+
 describe('no acknowledged click or event is lost or counted twice', () => {
   it('Kafka broker killed with SIGKILL mid-load, then restarted', async () => {
-    const s = await rig.scenario('kafka SIGKILL + restart')
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
+    const { s, load } = await underLoad('kafka SIGKILL + restart', {
       maxRequests: 1500,
       giveUpAfterMs: 90_000,
     })
-    await run(s, load, async () => {
-      await pause(4000)
-      await rig.stack.kafka.kill('SIGKILL')
-      await pause(4000)
-      await rig.stack.kafka.start()
-    })
+    await run(
+      s,
+      load,
+      outage(rig.stack.kafka, 4000, 4000, (k) => k.kill('SIGKILL')),
+    )
   })
 
   it('a worker killed with SIGKILL mid-batch five times, a second worker taking over', async () => {
-    const s = await rig.scenario('worker SIGKILL x5')
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
-      maxRequests: 3000,
-      giveUpAfterMs: 90_000,
-    })
+    const { s, load } = await underLoad(
+      'worker SIGKILL x5',
+      { maxRequests: 3000, giveUpAfterMs: 90_000 },
+      { workers: 2 },
+    )
     const kills: (number | null)[] = []
     await run(s, load, async () => {
       for (let i = 0; i < 5; i++) {
@@ -117,49 +135,34 @@ describe('no acknowledged click or event is lost or counted twice', () => {
   })
 
   it('Postgres restarted during a load', async () => {
-    const s = await rig.scenario('postgres restart')
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
-      maxRequests: 1500,
-      giveUpAfterMs: 90_000,
-    })
-    await run(s, load, async () => {
-      await pause(4000)
-      await rig.stack.postgres.stop()
-      await pause(3000)
-      await rig.stack.postgres.start()
-    })
+    const { s, load } = await underLoad('postgres restart', { maxRequests: 1500, giveUpAfterMs: 90_000 })
+    await run(
+      s,
+      load,
+      outage(rig.stack.postgres, 4000, 3000, (p) => p.stop()),
+    )
   })
 
   it('Redis restarted with its data gone during a load; reconciliation restores exact counts', async () => {
-    const s = await rig.scenario('redis restart, data lost')
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
+    const { s, load } = await underLoad('redis restart, data lost', {
       maxRequests: 1500,
       giveUpAfterMs: 90_000,
     })
-    await run(s, load, async () => {
-      await pause(5000)
-      await rig.stack.redis.kill('SIGKILL') // started without persistence: everything in it is gone
-      await pause(2000)
-      await rig.stack.redis.start()
-    })
+    // Redis runs without persistence: SIGKILL loses everything in it.
+    await run(
+      s,
+      load,
+      outage(rig.stack.redis, 5000, 2000, (r) => r.kill('SIGKILL')),
+    )
   })
 
   it('the spool fills while Kafka is down: further clicks get 503, no acknowledged click is lost', async () => {
     // The smallest spool allowed (64 KiB, some 200 clicks), so that it fills within the outage.
-    const s = await rig.scenario('spool full while kafka down', { SPOOL_MAX_BYTES: '65536' })
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
-      maxRequests: 1500,
-      giveUpAfterMs: 120_000,
-    })
+    const { s, load } = await underLoad(
+      'spool full while kafka down',
+      { maxRequests: 1500, giveUpAfterMs: 120_000 },
+      { env: { SPOOL_MAX_BYTES: '65536' } },
+    )
     let spoolFullSeen = 0
     const { result } = await run(s, load, async () => {
       await pause(3000)
@@ -176,14 +179,7 @@ describe('no acknowledged click or event is lost or counted twice', () => {
   })
 
   it('a poison message lands in the dead-letter topic and its partition keeps flowing', async () => {
-    const s = await rig.scenario('poison message')
-    await s.start('ingest-api')
-    await s.start('click-worker')
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
-      maxRequests: 1000,
-      giveUpAfterMs: 60_000,
-    })
+    const { s, load } = await underLoad('poison message', { maxRequests: 1000, giveUpAfterMs: 60_000 })
     const kafka = new Kafka({
       clientId: 'poisoner',
       brokers: rig.stack.kafka.brokers,
@@ -224,15 +220,8 @@ describe('no acknowledged click or event is lost or counted twice', () => {
   })
 
   it('hostile records, refused by Postgres (or by the contract once it rules text), are dead-lettered; their partitions keep counting', async () => {
-    const s = await rig.scenario('hostile record')
-    await s.start('ingest-api')
-    await s.start('click-worker')
+    const { s, load } = await underLoad('hostile record', { maxRequests: 1500, giveUpAfterMs: 60_000 })
     const ads = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']
-    const load = playerLoad(s, {
-      ratePerSecond: 100,
-      maxRequests: 1500,
-      giveUpAfterMs: 60_000,
-    })
     const topic = s.env.KAFKA_TOPIC as string
     const brokers = rig.stack.kafka.brokers
     try {

@@ -1,7 +1,23 @@
 import { randomBytes } from 'node:crypto'
-import type { AdEvent, ClickMessage, EventMessage, RedisKeys } from '@adtrack/contracts'
+import {
+  type AdEvent,
+  type ClickMessage,
+  deadLetterTopic,
+  type EventMessage,
+  type RedisKeys,
+  redisKeys,
+} from '@adtrack/contracts'
 import { createRedis } from '@adtrack/service-runtime/redis'
-import { createTestDatabase, opened, stack, testKafka, uniqueName, waitFor } from '@adtrack/test-support'
+import {
+  createTestDatabase,
+  createTopic,
+  insertAds,
+  opened,
+  stack,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@adtrack/test-support'
 import type { Redis } from 'ioredis'
 import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
@@ -104,6 +120,24 @@ export function workerStores(options: { databasePerTest?: boolean } = {}): Worke
 }
 
 let seq = 0
+
+/**
+ * A test's own Redis key prefix, topic name (and that topic's dead-letter topic, when `deadLetterTopic`
+ * asks for it up front) and ad, the ad inserted in the file's database: nothing one test writes is
+ * seen by another. For a beforeEach.
+ */
+export async function ownScope(
+  stores: WorkerStores,
+  names: { keys: string; topic: string },
+  opts: { deadLetterTopic?: boolean } = {},
+): Promise<{ keys: RedisKeys; topic: string; ad: string }> {
+  const keys = redisKeys(`${uniqueName(names.keys)}:`)
+  const topic = uniqueName(names.topic)
+  if (opts.deadLetterTopic) await createTopic(deadLetterTopic(topic), 1)
+  const ad = uniqueName('ad')
+  await insertAds(stores.db.sql, [{ id: ad }])
+  return { keys, topic, ad }
+}
 
 /** A click valid by the ClickMessage contract; each from a viewer of its own unless `over` names one. */
 export function clickMessage(adId: string, over: Partial<ClickMessage> = {}): ClickMessage {

@@ -2,11 +2,18 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
-import { checkPostgresCluster, checkStrimzi, connectionBudget, maxReplicas } from './data-tier.js'
+import {
+  checkPostgresCluster,
+  checkStrimzi,
+  connectionBudget,
+  isStrimzi,
+  kafkaClientGrants,
+  maxReplicas,
+} from './data-tier.js'
+import { prodExternalSecrets } from './external-secrets.js'
 import {
   containerEnvironment,
   get,
-  type K8sObject,
   podTemplate,
   type Rendered,
   readManifests,
@@ -24,22 +31,12 @@ let dataTier: Rendered
 let prod: Rendered
 let secretTemplate: Rendered
 const CLUSTER = 'ad-tracking-pg'
-// The keys CloudNativePG puts in <cluster>-app (as k8s.integration.test.ts has them).
-const cnpgApp = {
-  username: 'app',
-  password: 'secret',
-  host: `${CLUSTER}-rw`,
-  port: '5432',
-  dbname: 'app',
-  uri: `postgresql://app:secret@${CLUSTER}-rw.ad-tracking:5432/app`,
-}
+const external = () => prodExternalSecrets(secretTemplate.objects, dataTier.objects)
 
 beforeAll(async () => {
   ;[dataTier, prod] = await Promise.all([render('data-tier'), render('overlays/prod')])
   secretTemplate = await readManifests(join(k8sDir, 'secret.template.yaml'))
 }, 20 * 60_000)
-
-const isStrimzi = (o: K8sObject) => o.apiVersion.startsWith('kafka.strimzi.io/')
 
 describe('the data tier', () => {
   it('CloudNativePG objects are valid for Kubernetes and CloudNativePG 1.28 (strict)', async () => {
@@ -56,47 +53,81 @@ describe('the data tier', () => {
     expect(checkPostgresCluster(dataTier.objects, CLUSTER)).toEqual([])
   })
 
-  it('Kafka has separate controller and broker pools, rack awareness, and both topics as the services use them', () => {
-    // Generated ConfigMaps carry a hash suffix.
-    const kafkaConfig = prod.objects.find(
-      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('ad-tracking-kafka-'),
-    )?.data
+  // The environment prod gives a service's own container.
+  const serviceEnvironment = (service: string) => {
+    const c = podTemplate(get(prod.objects, service === 'ingest-api' ? 'StatefulSet' : 'Deployment', service))
+      .spec.containers[0]
+    return { container: c, env: containerEnvironment(prod.objects, c, external()).env }
+  }
+  // The KafkaUser behind a Secret the prod overlay reads Kafka credentials from: the Access Operator
+  // names each Secret as its KafkaAccess, which names the user.
+  const kafkaUserBehind = (secret: string) => get(dataTier.objects, 'KafkaAccess', secret).spec.user.name
+  const passwordSecret = (c: { env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[] }) =>
+    c.env.find((e) => e.name === 'KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef?.name ?? '(none)'
+
+  it('Kafka has separate controller and broker pools, rack awareness, both topics as the services use them, and each client as a KafkaUser with exactly the ACLs it needs', () => {
+    const { env } = serviceEnvironment('click-worker')
+    const grants = kafkaClientGrants(env.KAFKA_TOPIC ?? '', env.KAFKA_GROUP_ID ?? '')
+    const scaled = get(prod.objects, 'ScaledObject', 'click-worker')
+    const auth = get(prod.objects, 'TriggerAuthentication', scaled.spec.triggers[0].authenticationRef.name)
+    const users = {
+      [kafkaUserBehind(passwordSecret(serviceEnvironment('ingest-api').container))]: grants['ingest-api'],
+      [kafkaUserBehind(passwordSecret(serviceEnvironment('click-worker').container))]: grants['click-worker'],
+      [kafkaUserBehind(auth.spec.secretTargetRef[0].name)]: grants.keda,
+    }
+    // Three clients, three users: none borrows another's rights.
+    expect(Object.keys(users)).toHaveLength(3)
     expect(
       checkStrimzi(dataTier.objects, {
-        topic: kafkaConfig.KAFKA_TOPIC,
-        partitions: Number(kafkaConfig.KAFKA_TOPIC_PARTITIONS),
+        topic: env.KAFKA_TOPIC ?? '',
+        partitions: Number(env.KAFKA_TOPIC_PARTITIONS),
+        users,
       }),
     ).toEqual([])
-    // Nothing of Strimzi's goes unchecked: every object is one of the three kinds the check knows.
+    // Nothing of Strimzi's goes unchecked: every object is one of the kinds the check knows.
     expect(new Set(dataTier.objects.filter(isStrimzi).map((o) => o.kind))).toEqual(
-      new Set(['Kafka', 'KafkaNodePool', 'KafkaTopic']),
+      new Set(['Kafka', 'KafkaNodePool', 'KafkaTopic', 'KafkaUser', 'KafkaAccess']),
     )
   })
 
-  it("KEDA's Kafka trigger takes its credentials from a TriggerAuthentication whose Secret keys the template has", () => {
+  it('the Kafka clients and KEDA dial the bootstrap Service of the listener their KafkaAccess names, with its TLS and SASL mechanism', () => {
+    const kafka = get(dataTier.objects, 'Kafka', 'ad-tracking')
     const scaled = get(prod.objects, 'ScaledObject', 'click-worker')
-    const ref = scaled.spec.triggers[0].authenticationRef.name
-    const auth = get(prod.objects, 'TriggerAuthentication', ref)
-    const secret = get(secretTemplate.objects, 'Secret', 'ad-tracking-kafka-auth')
-    for (const target of auth.spec.secretTargetRef) {
-      expect(target.name).toBe('ad-tracking-kafka-auth')
-      expect(Object.keys(secret.stringData)).toContain(target.key)
+    const auth = get(prod.objects, 'TriggerAuthentication', scaled.spec.triggers[0].authenticationRef.name)
+    const clients = [
+      ...['ingest-api', 'click-worker'].map((service) => {
+        const { container, env } = serviceEnvironment(service)
+        return { who: service, secret: passwordSecret(container), brokers: env.KAFKA_BROKERS, env }
+      }),
+      {
+        who: 'KEDA',
+        secret: auth.spec.secretTargetRef[0].name,
+        brokers: scaled.spec.triggers[0].metadata.bootstrapServers,
+        env: undefined,
+      },
+    ]
+    for (const { who, secret, brokers, env } of clients) {
+      const access = get(dataTier.objects, 'KafkaAccess', secret)
+      const listener = kafka.spec.kafka.listeners.find(
+        (l: { name: string }) => l.name === access.spec.kafka.listener,
+      )
+      expect(listener, who).toBeDefined()
+      expect(brokers, who).toBe(
+        `${kafka.metadata.name}-kafka-bootstrap.${kafka.metadata.namespace}.svc:${listener.port}`,
+      )
+      expect(listener.tls, who).toBe(true)
+      expect(listener.authentication.type, who).toBe('scram-sha-512')
+      if (env) {
+        expect(env.KAFKA_TLS, who).toBe('true')
+        expect(env.KAFKA_SASL_MECHANISM, who).toBe(listener.authentication.type)
+      } else {
+        expect(scaled.spec.triggers[0].metadata).toMatchObject({ tls: 'enable', sasl: 'scram_sha512' })
+      }
     }
-    expect(auth.spec.secretTargetRef.map((t: { parameter: string }) => t.parameter).sort()).toEqual([
-      'ca',
-      'password',
-      'sasl',
-      'tls',
-      'username',
-    ])
   })
 })
 
 describe('the connection budget (prod)', () => {
-  const external = () => ({
-    'ad-tracking-secrets': get(secretTemplate.objects, 'Secret', 'ad-tracking-secrets').stringData,
-    [`${CLUSTER}-app`]: cnpgApp,
-  })
   const pooler = () => get(prod.objects, 'Pooler', `${CLUSTER}-pooler-rw`)
   const cluster = () => get(dataTier.objects, 'Cluster', CLUSTER)
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { checkPostgresCluster, checkStrimzi } from './data-tier.js'
+import { checkPostgresCluster, checkStrimzi, kafkaClientGrants, kafkaUserGrants } from './data-tier.js'
 import { type K8sObject, readManifests } from './k8s.js'
 import { k8sDir } from './paths.js'
 
@@ -10,11 +10,22 @@ import { k8sDir } from './paths.js'
 let strimzi: K8sObject[]
 let postgres: K8sObject[]
 beforeAll(async () => {
-  strimzi = (await readManifests(join(k8sDir, 'data-tier/strimzi.yaml'))).objects
+  strimzi = [
+    ...(await readManifests(join(k8sDir, 'data-tier/strimzi.yaml'))).objects,
+    ...(await readManifests(join(k8sDir, 'data-tier/kafka-users.yaml'))).objects,
+  ]
   postgres = (await readManifests(join(k8sDir, 'data-tier/cloudnativepg.yaml'))).objects
 })
 
-const topics = { topic: 'ad-clicks', partitions: 12 }
+// The KafkaUser of each client, as overlays/prod uses them (data-tier.integration.test.ts derives this
+// from the rendered pods and the KafkaAccess objects).
+const grants = kafkaClientGrants('ad-clicks', 'click-worker')
+const users = {
+  'ingest-api': grants['ingest-api'],
+  'click-worker': grants['click-worker'],
+  'keda-click-worker': grants.keda,
+}
+const topics = { topic: 'ad-clicks', partitions: 12, users }
 const copy = (objects: K8sObject[]): K8sObject[] => structuredClone(objects)
 const one = (objects: K8sObject[], kind: string, name?: string) =>
   objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as K8sObject
@@ -52,10 +63,94 @@ describe('checkStrimzi', () => {
   it('wants both topics replicated three times with two in sync, and the partitions the services use', () => {
     const objects = copy(strimzi).filter((o) => o.metadata.name !== 'ad-clicks-dlq')
     one(objects, 'KafkaTopic', 'ad-clicks').spec.config['min.insync.replicas'] = 1
-    expect(checkStrimzi(objects, { topic: 'ad-clicks', partitions: 24 })).toEqual([
+    expect(checkStrimzi(objects, { topic: 'ad-clicks', partitions: 24, users })).toEqual([
       'KafkaTopic ad-clicks: min.insync.replicas is not 2',
       'KafkaTopic ad-clicks: 12 partitions, the services say 24',
       'no KafkaTopic for ad-clicks.dlq',
+    ])
+  })
+})
+
+describe('checkStrimzi: clients', () => {
+  it('refuses a plaintext listener, one without authentication, and no authorization', () => {
+    const objects = copy(strimzi)
+    const kafka = one(objects, 'Kafka')
+    kafka.spec.kafka.listeners[0].tls = false
+    delete kafka.spec.kafka.listeners[0].authentication
+    delete kafka.spec.kafka.authorization
+    expect(checkStrimzi(objects, topics)).toEqual([
+      'Kafka: listener tls does not encrypt (tls: true)',
+      'Kafka: listener tls does not authenticate clients (scram-sha-512 or tls)',
+      'Kafka: no simple authorization: every authenticated client may do anything',
+    ])
+  })
+
+  it('wants the User Operator for the KafkaUsers, in the namespace it watches', () => {
+    const objects = copy(strimzi)
+    delete one(objects, 'Kafka').spec.entityOperator.userOperator
+    one(objects, 'KafkaUser', 'ingest-api').metadata.namespace = 'ad-tracking'
+    expect(checkStrimzi(objects, topics)).toEqual([
+      'Kafka: KafkaUsers but no User Operator (spec.entityOperator.userOperator)',
+      'KafkaUser ingest-api: in namespace ad-tracking, the User Operator watches kafka',
+      // Its KafkaAccess still looks for it in namespace kafka.
+      'KafkaAccess kafka-ingest-api: does not name one of the KafkaUsers',
+    ])
+  })
+
+  it('holds each KafkaUser to exactly the grants its client needs', () => {
+    const objects = copy(strimzi)
+    const ingest = one(objects, 'KafkaUser', 'ingest-api')
+    // Create on the topic (never needed: the KafkaTopic makes it), Write dropped.
+    ingest.spec.authorization.acls[0].operations = ['Describe', 'Create']
+    // A prefix reaches further than the one group KEDA reads.
+    one(objects, 'KafkaUser', 'keda-click-worker').spec.authorization.acls[1].resource.patternType = 'prefix'
+    expect(checkStrimzi(objects, topics)).toEqual([
+      'KafkaUser ingest-api: lacks topic ad-clicks: Write',
+      'KafkaUser ingest-api: holds more than it needs: topic ad-clicks: Create',
+      'KafkaUser keda-click-worker: lacks group click-worker: Describe',
+      'KafkaUser keda-click-worker: holds more than it needs: group click-worker (prefix): Describe',
+    ])
+  })
+
+  it('refuses a KafkaUser without SCRAM or ACLs, and one no client is expected to use', () => {
+    const objects = copy(strimzi)
+    const worker = one(objects, 'KafkaUser', 'click-worker')
+    worker.spec.authentication.type = 'tls'
+    delete worker.spec.authorization
+    expect(checkStrimzi(objects, { ...topics, users: { ...users, 'click-worker': [] } })).toEqual([
+      "KafkaUser click-worker: authentication is not scram-sha-512 (the listener's)",
+      'KafkaUser click-worker: no simple authorization (ACLs)',
+    ])
+    const { 'keda-click-worker': _, ...withoutKeda } = users
+    expect(checkStrimzi(copy(strimzi), { ...topics, users: withoutKeda })).toEqual([
+      'KafkaUser keda-click-worker: no client is expected to use it',
+    ])
+  })
+
+  it('wants each KafkaAccess to name this Kafka, a listener of it and one of the KafkaUsers', () => {
+    const objects = copy(strimzi)
+    const access = one(objects, 'KafkaAccess', 'kafka-ingest-api')
+    access.spec.kafka.listener = 'plain'
+    access.spec.user.namespace = 'ad-tracking'
+    one(objects, 'KafkaAccess', 'kafka-keda-click-worker').spec.kafka.namespace = 'ad-tracking'
+    expect(checkStrimzi(objects, topics)).toEqual([
+      "KafkaAccess kafka-ingest-api: listener plain is not one of the Kafka's",
+      'KafkaAccess kafka-ingest-api: does not name one of the KafkaUsers',
+      'KafkaAccess kafka-keda-click-worker: does not name Kafka kafka/ad-tracking',
+    ])
+  })
+
+  it('reads grants as written, so that a wildcard, All or a deny rule matches no expectation', () => {
+    const user = copy(strimzi).find((o) => o.kind === 'KafkaUser') as K8sObject
+    user.spec.authorization.acls = [
+      { resource: { type: 'topic', name: '*', patternType: 'literal' }, operations: ['All'] },
+      { type: 'deny', resource: { type: 'group', name: 'g' }, operations: ['Read'] },
+      { resource: { type: 'cluster' }, operations: ['IdempotentWrite'] },
+    ]
+    expect(kafkaUserGrants(user)).toEqual([
+      'cluster ?: IdempotentWrite',
+      'deny group g: Read',
+      'topic *: All',
     ])
   })
 })

@@ -59,6 +59,40 @@ const STRIMZI_SHAPES: Record<string, Shape> = {
     metadata: METADATA,
     spec: { topicName: true, partitions: true, replicas: true, config: true },
   },
+  KafkaUser: {
+    apiVersion: true,
+    kind: true,
+    metadata: METADATA,
+    spec: {
+      authentication: { type: true },
+      authorization: { type: true, acls: true },
+      quotas: true,
+    },
+  },
+  // Strimzi's Access Operator: a Secret beside the clients with a KafkaUser's credentials and the cluster CA.
+  KafkaAccess: {
+    apiVersion: true,
+    kind: true,
+    metadata: METADATA,
+    spec: {
+      kafka: { name: true, namespace: true, listener: true },
+      user: { kind: true, apiGroup: true, name: true, namespace: true },
+    },
+  },
+}
+/** The API version of each kind (the Access Operator's API is its own). */
+const STRIMZI_API_VERSIONS: Record<string, string> = {
+  KafkaNodePool: 'kafka.strimzi.io/v1beta2',
+  Kafka: 'kafka.strimzi.io/v1beta2',
+  KafkaTopic: 'kafka.strimzi.io/v1beta2',
+  KafkaUser: 'kafka.strimzi.io/v1beta2',
+  KafkaAccess: 'access.strimzi.io/v1alpha1',
+}
+const ACL_RULE: Shape = {
+  type: true,
+  resource: { type: true, name: true, patternType: true },
+  operations: true,
+  host: true,
 }
 const LISTENER: Shape = {
   name: true,
@@ -82,32 +116,93 @@ function unknownFields(value: unknown, shape: Shape, path: string): string[] {
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v))
 
-/** Expectations from the prod overlay: the topic name and partitions the services are configured with. */
-export interface TopicExpectations {
+/** Expectations from the prod overlay. */
+export interface KafkaExpectations {
+  /** The topic name and partitions the services are configured with. */
   topic: string
   partitions: number
+  /** KafkaUser name -> the grants it must hold, no more and no fewer (kafkaClientGrants). */
+  users: Record<string, string[]>
+}
+
+/** Objects of Strimzi's APIs: the cluster operator's and the Access Operator's. */
+export const isStrimzi = (o: K8sObject) =>
+  o.apiVersion.startsWith('kafka.strimzi.io/') || o.apiVersion.startsWith('access.strimzi.io/')
+
+/**
+ * What each Kafka client does, as ACL grants ("<resource type> <name>: <operation>"), from the code:
+ * - ingest-api (and the spool replay Job, as the same user) produces to the topic (Write) and, at start,
+ *   finds it and waits for its leaders (ensureTopic: listTopics, fetchTopicOffsets: Describe);
+ * - click-worker consumes the topic in its group (Read), writes dead letters (Write) and runs ensureTopic
+ *   on both topics (Describe); replay-dead-letters, run with the worker's environment, reads the dead
+ *   letters in its own group <group>-dlq-replay (apps/click-worker/src/replay-dead-letters.ts) and writes
+ *   them back to the topic. Its idempotent producers need no IdempotentWrite: since Kafka 2.8, Write on
+ *   a topic allows InitProducerId;
+ * - KEDA's Kafka scaler reads the group's lag: the topic's partitions and end offsets and the group's
+ *   committed offsets (Describe on both).
+ * No client creates topics (the KafkaTopics do), so none holds Create.
+ */
+export function kafkaClientGrants(
+  topic: string,
+  group: string,
+): Record<'ingest-api' | 'click-worker' | 'keda', string[]> {
+  const grants = (resource: string, ...operations: string[]) => operations.map((op) => `${resource}: ${op}`)
+  const dlq = deadLetterTopic(topic)
+  return {
+    'ingest-api': grants(`topic ${topic}`, 'Describe', 'Write').sort(),
+    'click-worker': [
+      ...grants(`topic ${topic}`, 'Describe', 'Read', 'Write'),
+      ...grants(`topic ${dlq}`, 'Describe', 'Read', 'Write'),
+      ...grants(`group ${group}`, 'Read'),
+      ...grants(`group ${group}-dlq-replay`, 'Read'),
+    ].sort(),
+    keda: [...grants(`topic ${topic}`, 'Describe'), ...grants(`group ${group}`, 'Describe')].sort(),
+  }
+}
+
+/**
+ * The grants of a KafkaUser's simple authorization, sorted, as kafkaClientGrants writes them. Rules that
+ * reach further than one named resource (a prefix or `*`, the `All` operation, a deny rule) are written
+ * as they are, so that they differ from every expectation.
+ */
+export function kafkaUserGrants(user: K8sObject): string[] {
+  const rules: K8sObject['spec'][] = user.spec?.authorization?.acls ?? []
+  return rules
+    .flatMap((rule) => {
+      const { type = 'topic', name = '?', patternType = 'literal' } = rule.resource ?? {}
+      const resource = `${rule.type === 'deny' ? 'deny ' : ''}${type} ${name}${patternType === 'literal' ? '' : ` (${patternType})`}`
+      const operations: string[] = rule.operations ?? (rule.operation ? [rule.operation] : [])
+      return operations.map((op) => `${resource}: ${op}`)
+    })
+    .sort()
 }
 
 /**
  * Problems with the Strimzi objects: field names (STRIMZI_SHAPES), KRaft with separate controller and
  * broker pools of three or more, rack awareness, replication 3 with 2 in sync, and a KafkaTopic for the
- * clicks topic and one for its dead letters, each replicated 3 times with min.insync.replicas 2.
+ * clicks topic and one for its dead letters, each replicated 3 times with min.insync.replicas 2. Clients:
+ * every listener encrypts (TLS) and authenticates (SCRAM-SHA-512 or TLS certificates), simple
+ * authorization, the User Operator, and each KafkaUser holding exactly its expected grants; each
+ * KafkaAccess names this Kafka, one of its listeners and one of these KafkaUsers.
  */
-export function checkStrimzi(objects: K8sObject[], expect: TopicExpectations): string[] {
+export function checkStrimzi(objects: K8sObject[], expect: KafkaExpectations): string[] {
   const problems: string[] = []
-  const strimzi = objects.filter((o) => o.apiVersion.startsWith('kafka.strimzi.io/'))
+  const strimzi = objects.filter(isStrimzi)
   for (const o of strimzi) {
     const where = `${o.kind}/${o.metadata.name}`
-    if (o.apiVersion !== 'kafka.strimzi.io/v1beta2') problems.push(`${where}: apiVersion ${o.apiVersion}`)
     const shape = STRIMZI_SHAPES[o.kind]
     if (!shape) {
       problems.push(`${where}: a kind this check does not know`)
       continue
     }
+    if (o.apiVersion !== STRIMZI_API_VERSIONS[o.kind]) problems.push(`${where}: apiVersion ${o.apiVersion}`)
     problems.push(...unknownFields(o, shape, where))
     if (o.kind === 'Kafka')
       for (const [i, listener] of (o.spec?.kafka?.listeners ?? []).entries())
         problems.push(...unknownFields(listener, LISTENER, `${where}.spec.kafka.listeners[${i}]`))
+    if (o.kind === 'KafkaUser')
+      for (const [i, rule] of (o.spec?.authorization?.acls ?? []).entries())
+        problems.push(...unknownFields(rule, ACL_RULE, `${where}.spec.authorization.acls[${i}]`))
   }
   const kafkas = strimzi.filter((o) => o.kind === 'Kafka')
   if (kafkas.length !== 1) return [...problems, `expected one Kafka, found ${kafkas.length}`]
@@ -122,9 +217,16 @@ export function checkStrimzi(objects: K8sObject[], expect: TopicExpectations): s
   if (num(config['min.insync.replicas']) !== 2) problems.push('Kafka: min.insync.replicas is not 2')
   if (config['unclean.leader.election.enable'] === true)
     problems.push('Kafka: unclean leader election can lose acknowledged clicks')
-  for (const listener of kafka.spec.kafka?.listeners ?? [])
-    if (!listener.tls && !listener.authentication && !(listener.networkPolicyPeers?.length > 0))
-      problems.push(`Kafka: listener ${listener.name} is open to every pod (no TLS, auth or peers)`)
+  const listeners: K8sObject['spec'][] = kafka.spec.kafka?.listeners ?? []
+  for (const listener of listeners) {
+    // An unencrypted listener carries every click in clear; on one without authentication no client says
+    // who it is, so the KafkaUsers' ACLs mean nothing there.
+    if (listener.tls !== true) problems.push(`Kafka: listener ${listener.name} does not encrypt (tls: true)`)
+    if (!['scram-sha-512', 'tls'].includes(listener.authentication?.type))
+      problems.push(`Kafka: listener ${listener.name} does not authenticate clients (scram-sha-512 or tls)`)
+  }
+  if (kafka.spec.kafka?.authorization?.type !== 'simple')
+    problems.push('Kafka: no simple authorization: every authenticated client may do anything')
 
   const pools = strimzi.filter((o) => o.kind === 'KafkaNodePool')
   for (const pool of pools)
@@ -161,6 +263,55 @@ export function checkStrimzi(objects: K8sObject[], expect: TopicExpectations): s
       problems.push(`KafkaTopic ${name}: min.insync.replicas is not 2`)
     if (partitions !== undefined && num(topic.spec.partitions) !== partitions)
       problems.push(`KafkaTopic ${name}: ${topic.spec.partitions} partitions, the services say ${partitions}`)
+  }
+
+  const users = strimzi.filter((o) => o.kind === 'KafkaUser')
+  const userOperator = kafka.spec.entityOperator?.userOperator
+  if (users.length > 0 && !userOperator)
+    problems.push('Kafka: KafkaUsers but no User Operator (spec.entityOperator.userOperator)')
+  const usersNamespace = userOperator?.watchedNamespace ?? kafka.metadata.namespace
+  for (const user of users) {
+    const where = `KafkaUser ${user.metadata.name}`
+    if (user.metadata.labels?.['strimzi.io/cluster'] !== cluster)
+      problems.push(`${where}: not labelled strimzi.io/cluster: ${cluster}`)
+    if (user.metadata.namespace !== usersNamespace)
+      problems.push(
+        `${where}: in namespace ${user.metadata.namespace}, the User Operator watches ${usersNamespace}`,
+      )
+    if (user.spec.authentication?.type !== 'scram-sha-512')
+      problems.push(`${where}: authentication is not scram-sha-512 (the listener's)`)
+    if (user.spec.authorization?.type !== 'simple') problems.push(`${where}: no simple authorization (ACLs)`)
+  }
+  for (const [name, grants] of Object.entries(expect.users)) {
+    const user = users.find((u) => u.metadata.name === name)
+    if (!user) {
+      problems.push(`no KafkaUser ${name}`)
+      continue
+    }
+    const held = kafkaUserGrants(user)
+    const missing = grants.filter((g) => !held.includes(g))
+    const extra = held.filter((g) => !grants.includes(g))
+    if (missing.length > 0) problems.push(`KafkaUser ${name}: lacks ${missing.join(', ')}`)
+    if (extra.length > 0) problems.push(`KafkaUser ${name}: holds more than it needs: ${extra.join(', ')}`)
+  }
+  for (const user of users)
+    if (!(user.metadata.name in expect.users))
+      problems.push(`KafkaUser ${user.metadata.name}: no client is expected to use it`)
+
+  for (const access of strimzi.filter((o) => o.kind === 'KafkaAccess')) {
+    const where = `KafkaAccess ${access.metadata.name}`
+    const { kafka: ref, user } = access.spec ?? {}
+    if (ref?.name !== cluster || (ref.namespace ?? access.metadata.namespace) !== kafka.metadata.namespace)
+      problems.push(`${where}: does not name Kafka ${kafka.metadata.namespace}/${cluster}`)
+    if (!listeners.some((l) => l.name === ref?.listener))
+      problems.push(`${where}: listener ${ref?.listener} is not one of the Kafka's`)
+    const target = users.find(
+      (u) =>
+        u.metadata.name === user?.name &&
+        u.metadata.namespace === (user.namespace ?? access.metadata.namespace),
+    )
+    if (user?.kind !== 'KafkaUser' || user.apiGroup !== 'kafka.strimzi.io' || !target)
+      problems.push(`${where}: does not name one of the KafkaUsers`)
   }
   return problems
 }

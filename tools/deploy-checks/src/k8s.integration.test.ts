@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { prodExternalSecrets } from './external-secrets.js'
 import { httpRouteRoutes, ingressFile, loadRouteTable, routeFor, routeKeys } from './gateway-routes.js'
 import {
   containerEnvironment,
@@ -13,6 +14,7 @@ import {
   type Rendered,
   readManifests,
   render,
+  secretFile,
   validate,
   workloadOf,
   workloads,
@@ -32,22 +34,12 @@ const rendered = {} as Record<Overlay | 'base', Rendered>
 let secretTemplate: Rendered
 let ingressComponent: Rendered
 
-/** Secrets the prod overlay reads but does not create: the template's, and CloudNativePG's. */
+let kafkaUsers: Rendered
+
+/** Secrets the prod overlay reads but does not create: the template's, CloudNativePG's, the Access Operator's. */
 function externalSecrets(overlay: Overlay): Record<string, Record<string, string>> {
   if (overlay === 'dev') return {}
-  const template = get(secretTemplate.objects, 'Secret', 'ad-tracking-secrets')
-  return {
-    'ad-tracking-secrets': template.stringData,
-    // The keys CloudNativePG puts in <cluster>-app (https://cloudnative-pg.io/documentation/current/applications/).
-    'ad-tracking-pg-app': {
-      username: 'app',
-      password: 'secret',
-      host: 'ad-tracking-pg-rw',
-      port: '5432',
-      dbname: 'app',
-      uri: 'postgresql://app:secret@ad-tracking-pg-rw.ad-tracking:5432/app',
-    },
-  }
+  return prodExternalSecrets(secretTemplate.objects, kafkaUsers.objects)
 }
 
 beforeAll(async () => {
@@ -59,6 +51,7 @@ beforeAll(async () => {
   ])
   Object.assign(rendered, { base, dev, prod })
   secretTemplate = await readManifests(join(k8sDir, 'secret.template.yaml'))
+  kafkaUsers = await readManifests(join(k8sDir, 'data-tier/kafka-users.yaml'))
   ingressComponent = await readManifests(ingressFile)
 }, 20 * 60_000)
 
@@ -512,6 +505,7 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
           'strimzi-kafka',
           'kafka',
           { 'strimzi.io/cluster': 'ad-tracking', 'strimzi.io/kind': 'Kafka' },
+          // The pods listen on both; the services may reach the tls listener alone.
           { plain: 9092, tls: 9093 },
         ),
         { name: 'managed-redis', ip: '10.10.0.5', ports: { redis: 6379 } },
@@ -524,10 +518,10 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
         'prometheus -> click-worker:2112',
         'prometheus -> analytics-api:2112',
         'prometheus -> cloudnativepg:9187',
-        'ingest-api -> strimzi-kafka:9092',
+        'ingest-api -> strimzi-kafka:9093',
         'ingest-api -> cloudnativepg:5432',
         'ingest-api -> managed-redis:6379',
-        'click-worker -> strimzi-kafka:9092',
+        'click-worker -> strimzi-kafka:9093',
         'click-worker -> cloudnativepg:5432',
         'click-worker -> managed-redis:6379',
         'analytics-api -> cloudnativepg:5432',
@@ -542,6 +536,61 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
       ]
     }
     expect(connectivity(policies, namespace, endpoints)).toEqual([...new Set(expected)].sort())
+  })
+})
+
+describe('prod overlay: Kafka over TLS with SCRAM-SHA-512', () => {
+  const objects = () => rendered.prod.objects
+  const kafkaClients = ['ingest-api', 'click-worker'] as const
+  type EnvEntry = { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
+  const secretRef = (c: { env?: EnvEntry[] }, name: string) =>
+    c.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef
+
+  it.each(kafkaClients)(
+    '%s: reaches the brokers on 9093 over TLS with SCRAM-SHA-512, with its own credentials and the mounted cluster CA',
+    (service) => {
+      const { spec } = podTemplate(workloadOf(objects(), service))
+      const c = spec.containers.find((x: { name: string }) => x.name === service)
+      const { env, problems } = containerEnvironment(objects(), c, externalSecrets('prod'))
+      expect(problems).toEqual([])
+      for (const broker of (env.KAFKA_BROKERS ?? '').split(','))
+        expect(broker, 'the tls listener').toMatch(/^[a-z0-9.-]+:9093$/)
+      expect(env.KAFKA_TLS).toBe('true')
+      expect(env.KAFKA_SASL_MECHANISM).toBe('scram-sha-512')
+      // Name, password and CA from one Secret: the Access Operator's for this client's KafkaUser.
+      const secret = secretRef(c, 'KAFKA_SASL_PASSWORD')?.name
+      expect(secretRef(c, 'KAFKA_SASL_PASSWORD')).toEqual({ name: secret, key: 'password' })
+      expect(secret).toBeDefined()
+      expect(secretRef(c, 'KAFKA_SASL_USERNAME')).toEqual({ name: secret, key: 'username' })
+      expect(secretFile(spec, c, env.KAFKA_TLS_CA_FILE ?? '')).toMatchObject({
+        secretName: secret,
+        key: 'ssl.truststore.crt',
+      })
+    },
+  )
+
+  it('gives each Kafka client, KEDA included, credentials of its own', () => {
+    const scaled = get(objects(), 'ScaledObject', 'click-worker')
+    const [trigger] = scaled.spec.triggers
+    expect(trigger.metadata).toMatchObject({ tls: 'enable', sasl: 'scram_sha512' })
+    const auth = get(objects(), 'TriggerAuthentication', trigger.authenticationRef.name)
+    const params = Object.fromEntries(
+      auth.spec.secretTargetRef.map((t: { parameter: string; name: string; key: string }) => [
+        t.parameter,
+        { name: t.name, key: t.key },
+      ]),
+    )
+    const keda = params.password?.name
+    expect(params).toEqual({
+      username: { name: keda, key: 'username' },
+      password: { name: keda, key: 'password' },
+      ca: { name: keda, key: 'ssl.truststore.crt' },
+    })
+    const secrets = kafkaClients.map((service) => {
+      const c = podTemplate(workloadOf(objects(), service)).spec.containers[0]
+      return secretRef(c, 'KAFKA_SASL_PASSWORD')?.name
+    })
+    expect(new Set([...secrets, keda]).size).toBe(3)
   })
 })
 

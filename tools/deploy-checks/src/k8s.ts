@@ -214,3 +214,36 @@ export function containerEnvironment(
 }
 
 export const overlayDir = (overlay: Overlay) => `overlays/${overlay}`
+
+/** Where a file a container reads comes from: a key of a Secret, through a secret volume. */
+export interface SecretFile {
+  secretName: string
+  key: string
+  /** The volume's `items`: undefined when it projects every key of the Secret. */
+  items?: { key: string; path: string }[]
+}
+
+/**
+ * The Secret key a container sees as the file at `path`: the secret volume mounted at a directory above
+ * it, and the item projected to the rest of the path (or the key of that name when the volume projects
+ * every key). Undefined when no secret volume provides that file.
+ */
+export function secretFile(
+  // biome-ignore lint/suspicious/noExplicitAny: a pod spec
+  podSpec: any,
+  // biome-ignore lint/suspicious/noExplicitAny: a container spec
+  container: any,
+  path: string,
+): SecretFile | undefined {
+  for (const mount of container.volumeMounts ?? []) {
+    const dir = String(mount.mountPath).replace(/\/$/, '')
+    if (!path.startsWith(`${dir}/`)) continue
+    const rest = path.slice(dir.length + 1)
+    const secret = (podSpec.volumes ?? []).find((v: { name: string }) => v.name === mount.name)?.secret
+    if (!secret) continue
+    const items: SecretFile['items'] = secret.items
+    const key = items ? items.find((i) => i.path === rest)?.key : rest
+    if (key !== undefined) return { secretName: secret.secretName, key, ...(items ? { items } : {}) }
+  }
+  return undefined
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ReplaySpoolConfig } from '@adtrack/contracts'
 import { loadConfig } from '@adtrack/service-runtime'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { prodExternalSecrets } from './external-secrets.js'
 import {
   containerEnvironment,
   get,
@@ -12,7 +13,9 @@ import {
   parseManifests,
   podTemplate,
   type Rendered,
+  readManifests,
   render,
+  secretFile,
   validate,
   workloadOf,
 } from './k8s.js'
@@ -28,11 +31,17 @@ const TEMPLATE = join(k8sDir, 'replay-spool-job.template.yaml')
 const NAMESPACE: Record<Overlay, string> = { dev: 'ad-tracking-dev', prod: 'ad-tracking' }
 const rendered = {} as Record<Overlay, Rendered>
 let template: string
+/** The Secrets prod reads but does not create (the template's, CloudNativePG's, the Access Operator's). */
+let external: Record<string, Record<string, string>>
 
 beforeAll(async () => {
   const [dev, prod] = await Promise.all([render('overlays/dev'), render('overlays/prod'), Promise.resolve()])
   Object.assign(rendered, { dev, prod })
   template = await readFile(TEMPLATE, 'utf8')
+  external = prodExternalSecrets(
+    (await readManifests(join(k8sDir, 'secret.template.yaml'))).objects,
+    (await readManifests(join(k8sDir, 'data-tier/kafka-users.yaml'))).objects,
+  )
 }, 20 * 60_000)
 
 /** The template with its placeholders replaced as the header's kubectl and sed commands replace them. */
@@ -78,16 +87,27 @@ describe('the spool replay Job template', () => {
     for (const key of ['runAsUser', 'runAsGroup', 'fsGroup'])
       expect(pod.spec.securityContext[key], key).toBe(ingest.spec.securityContext[key])
 
-    const { env, problems } = containerEnvironment(objects, c)
+    const { env, problems } = containerEnvironment(objects, c, external)
     expect(problems).toEqual([])
     const config = loadConfig(ReplaySpoolConfig, env)
-    const ingestEnv = containerEnvironment(objects, ingestContainer, {
-      'ad-tracking-secrets': {},
-      'ad-tracking-pg-app': {},
-    }).env
+    const ingestEnv = containerEnvironment(objects, ingestContainer, external).env
     expect(config.SPOOL_DIR).toBe(ingestEnv.SPOOL_DIR)
     expect(config.KAFKA_TOPIC).toBe(loadConfig(ReplaySpoolConfig, ingestEnv).KAFKA_TOPIC)
-    expect(config.KAFKA_BROKERS).toBe(ingestEnv.KAFKA_BROKERS)
+    // Kafka as ingest-api reaches it: the same brokers, TLS, mechanism and KafkaUser, and its CA file from
+    // the same Secret.
+    for (const name of [
+      'KAFKA_BROKERS',
+      'KAFKA_TLS',
+      'KAFKA_TLS_CA_FILE',
+      'KAFKA_SASL_MECHANISM',
+      'KAFKA_SASL_USERNAME',
+      'KAFKA_SASL_PASSWORD',
+    ])
+      expect(env[name], name).toBe(ingestEnv[name])
+    expect(env.KAFKA_SASL_PASSWORD, 'prod authenticates').toBeDefined()
+    const caFile = env.KAFKA_TLS_CA_FILE ?? ''
+    expect(secretFile(pod.spec, c, caFile)).toBeDefined()
+    expect(secretFile(pod.spec, c, caFile)).toEqual(secretFile(ingest.spec, ingestContainer, caFile))
     const mount = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === config.SPOOL_DIR)
     expect(mount, `a volume at SPOOL_DIR=${config.SPOOL_DIR}`).toBeDefined()
     const volume = pod.spec.volumes.find((v: { name: string }) => v.name === mount.name)
@@ -114,6 +134,11 @@ describe('the spool replay Job template', () => {
         labels,
         ports: {},
       }
+      // The port of the overlay's KAFKA_BROKERS (dev: plaintext 9092; prod: the tls listener, 9093).
+      const ingest = podTemplate(workloadOf(objects, 'ingest-api')).spec.containers[0]
+      const brokers = containerEnvironment(objects, ingest, overlay === 'prod' ? external : {}).env
+        .KAFKA_BROKERS
+      const port = Number(brokers?.split(',')[0]?.split(':').pop())
       const kafka: Endpoint =
         overlay === 'dev'
           ? {
@@ -121,17 +146,17 @@ describe('the spool replay Job template', () => {
               namespace,
               namespaceLabels: { 'kubernetes.io/metadata.name': namespace },
               labels: podTemplate(workloadOf(objects, 'kafka')).metadata.labels,
-              ports: { kafka: 9092 },
+              ports: { kafka: port },
             }
           : {
               name: 'strimzi-kafka',
               namespace: 'kafka',
               namespaceLabels: { 'kubernetes.io/metadata.name': 'kafka' },
               labels: { 'strimzi.io/cluster': 'ad-tracking', 'strimzi.io/kind': 'Kafka' },
-              ports: { plain: 9092 },
+              ports: { tls: port },
             }
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy')
-      expect(allowed(policies, namespace, replay, kafka, 9092)).toBe(true)
+      expect(allowed(policies, namespace, replay, kafka, port)).toBe(true)
     },
   )
 })

@@ -9,6 +9,7 @@ import {
   isStrimzi,
   kafkaClientGrants,
   maxReplicas,
+  serverCertificateNames,
 } from './data-tier.js'
 import { prodExternalSecrets } from './external-secrets.js'
 import {
@@ -131,7 +132,7 @@ describe('the connection budget (prod)', () => {
   const pooler = () => get(prod.objects, 'Pooler', `${CLUSTER}-pooler-rw`)
   const cluster = () => get(dataTier.objects, 'Cluster', CLUSTER)
 
-  it('the services reach PostgreSQL through the transaction-mode Pooler; the migration goes direct', () => {
+  it('the services reach PostgreSQL through the transaction-mode Pooler, the migration directly; each dials a name the server certificate carries', () => {
     expect(pooler().spec).toMatchObject({ cluster: { name: CLUSTER }, type: 'rw' })
     expect(pooler().spec.pgbouncer.poolMode).toBe('transaction')
     for (const w of workloads(prod.objects)) {
@@ -143,6 +144,11 @@ describe('the connection budget (prod)', () => {
         const migrates = /cli\.js.*(migrate|setup)/.test([...(c.command ?? []), ...(c.args ?? [])].join(' '))
         // TRICKY: the migration's session advisory lock does not survive transaction pooling.
         expect(host, `${w.metadata.name}/${c.name}`).toBe(migrates ? `${CLUSTER}-rw` : `${CLUSTER}-pooler-rw`)
+        // sslmode=verify-full checks the host name against the certificate the server (or the Pooler, which
+        // presents the Cluster's) shows: it must name the host this container dials.
+        expect(serverCertificateNames(cluster()), `${w.metadata.name}/${c.name}`).toContain(
+          new URL(env.DATABASE_URL).hostname,
+        )
         // Named prepared statements need PgBouncer to track them.
         if (!migrates && env.DATABASE_PREPARE !== 'false')
           expect(Number(pooler().spec.pgbouncer.parameters.max_prepared_statements)).toBeGreaterThan(0)

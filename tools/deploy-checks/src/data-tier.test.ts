@@ -1,6 +1,12 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { checkPostgresCluster, checkStrimzi, kafkaClientGrants, kafkaUserGrants } from './data-tier.js'
+import {
+  checkPostgresCluster,
+  checkStrimzi,
+  kafkaClientGrants,
+  kafkaUserGrants,
+  serverCertificateNames,
+} from './data-tier.js'
 import { type K8sObject, readManifests } from './k8s.js'
 import { k8sDir } from './paths.js'
 
@@ -179,6 +185,32 @@ describe('checkPostgresCluster', () => {
     one(objects, 'Cluster').spec.postgresql.synchronous.dataDurability = 'preferred'
     expect(checkPostgresCluster(objects, 'ad-tracking-pg')).toEqual([
       'Cluster: synchronous.dataDurability must be required (never fall back to asynchronous)',
+    ])
+  })
+})
+
+describe('serverCertificateNames', () => {
+  it("names the Cluster's Services in every form, then the Pooler's from serverAltDNSNames", () => {
+    const names = serverCertificateNames(one(postgres, 'Cluster'))
+    expect(names.slice(0, 4)).toEqual([
+      'ad-tracking-pg-rw',
+      'ad-tracking-pg-rw.ad-tracking',
+      'ad-tracking-pg-rw.ad-tracking.svc',
+      'ad-tracking-pg-rw.ad-tracking.svc.cluster.local',
+    ])
+    expect(names).toContain('ad-tracking-pg-ro.ad-tracking.svc')
+    expect(names).toContain('ad-tracking-pg-pooler-rw.ad-tracking.svc')
+  })
+
+  it('leaves out the Services the Cluster disables, and has no Pooler name without serverAltDNSNames', () => {
+    const cluster = copy(postgres).find((o) => o.kind === 'Cluster') as K8sObject
+    cluster.spec.managed = { services: { disabledDefaultServices: ['r', 'ro'] } }
+    delete cluster.spec.certificates
+    expect(serverCertificateNames(cluster)).toEqual([
+      'ad-tracking-pg-rw',
+      'ad-tracking-pg-rw.ad-tracking',
+      'ad-tracking-pg-rw.ad-tracking.svc',
+      'ad-tracking-pg-rw.ad-tracking.svc.cluster.local',
     ])
   })
 })

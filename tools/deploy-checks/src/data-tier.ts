@@ -345,6 +345,32 @@ export function checkPostgresCluster(objects: K8sObject[], name: string): string
   return problems
 }
 
+/**
+ * The DNS names in the server certificate CloudNativePG 1.28 issues for a Cluster (GetClusterAltDNSNames):
+ * each of its Services -rw, -r and -ro as <service>, <service>.<namespace>, <service>.<namespace>.svc and
+ * <service>.<namespace>.svc.cluster.local (the operator's default cluster domain), then
+ * spec.certificates.serverAltDNSNames. A Pooler presents the same certificate. As the operator does, a
+ * Service listed in spec.managed.services.disabledDefaultServices is left out; the names of additional
+ * managed Services (which it adds too) are not, as these manifests declare none.
+ */
+export function serverCertificateNames(cluster: K8sObject, clusterDomain = 'cluster.local'): string[] {
+  const { name, namespace } = cluster.metadata
+  const disabled: string[] = cluster.spec.managed?.services?.disabledDefaultServices ?? []
+  const services = ['rw', 'r', 'ro'].filter((s) => !disabled.includes(s))
+  return [
+    ...services.flatMap((s) => {
+      const service = `${name}-${s}`
+      return [
+        service,
+        `${service}.${namespace}`,
+        `${service}.${namespace}.svc`,
+        `${service}.${namespace}.svc.${clusterDomain}`,
+      ]
+    }),
+    ...(cluster.spec.certificates?.serverAltDNSNames ?? []),
+  ]
+}
+
 // --- The connection budget ---------------------------------------------------------------------------
 
 const schemas = { 'ingest-api': IngestConfig, 'click-worker': WorkerConfig, 'analytics-api': AnalyticsConfig }

@@ -393,7 +393,10 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
         overlay === 'dev' ? 'setup' : 'migrate',
       ])
       const env = environment(migrate)
-      expect(Object.keys(env)).toEqual(['DATABASE_URL'])
+      // prod: the URL names the host to verify, the password comes apart from it (as the service's does).
+      expect(Object.keys(env).sort()).toEqual(
+        overlay === 'dev' ? ['DATABASE_URL'] : ['DATABASE_PASSWORD', 'DATABASE_URL'],
+      )
       expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//)
       // The schema the service will use: the same database as the same user.
       const migrateUrl = new URL(env.DATABASE_URL ?? '')
@@ -539,7 +542,7 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
   })
 })
 
-describe('prod overlay: Kafka over TLS with SCRAM-SHA-512', () => {
+describe('prod overlay: TLS to Kafka and PostgreSQL', () => {
   const objects = () => rendered.prod.objects
   const kafkaClients = ['ingest-api', 'click-worker'] as const
   type EnvEntry = { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
@@ -591,6 +594,30 @@ describe('prod overlay: Kafka over TLS with SCRAM-SHA-512', () => {
       return secretRef(c, 'KAFKA_SASL_PASSWORD')?.name
     })
     expect(new Set([...secrets, keda]).size).toBe(3)
+  })
+
+  it('connects every container to PostgreSQL with sslmode=verify-full against the mounted CloudNativePG CA, never its key', () => {
+    let clients = 0
+    for (const w of workloads(objects())) {
+      const { spec } = podTemplate(w)
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const { env } = containerEnvironment(objects(), c, externalSecrets('prod'))
+        if (!env.DATABASE_URL) continue
+        clients++
+        const where = `${w.metadata.name}/${c.name}`
+        const url = new URL(env.DATABASE_URL)
+        expect(url.searchParams.get('sslmode'), where).toBe('verify-full')
+        const ca = secretFile(spec, c, url.searchParams.get('sslrootcert') ?? '')
+        expect(ca, `${where}: sslrootcert`).toMatchObject({ secretName: 'ad-tracking-pg-ca', key: 'ca.crt' })
+        // The Secret also holds the CA's private key (ca.key): project the certificate alone.
+        expect(
+          ca?.items?.map((i) => i.key),
+          where,
+        ).toEqual(['ca.crt'])
+      }
+    }
+    // The three services and their three migration init containers.
+    expect(clients).toBe(6)
   })
 })
 

@@ -1,5 +1,5 @@
 import { AnalyticsConfig, parseDuration, redisKeys } from '@adtrack/contracts'
-import { createSql, databaseOptions } from '@adtrack/db'
+import { createSql, databaseOptions, databaseTls } from '@adtrack/db'
 import {
   createLogger,
   loadConfigOrExit,
@@ -16,11 +16,12 @@ import { Registry } from 'prom-client'
 import { buildApp } from './app.js'
 import { analyticsStores } from './stores.js'
 
-// The VAST tags sign with the tracking keys and answer the players' origins: a weak key or a wrong origin
-// stops the start, naming the variable, rather than failing on the first tag.
+// The VAST tags sign with the tracking keys and answer the players' origins: a weak key, a wrong origin or
+// a DATABASE_URL TLS setting that cannot work stops the start, naming the variable.
 const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env, (c) => {
   loadTrackingKeys(c)
   trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
+  databaseTls(c.DATABASE_URL)
 })
 
 const logger = createLogger('analytics-api', config.LOG_LEVEL)

@@ -3,13 +3,13 @@
 //   node apps/click-worker/dist/reconcile-cli.js [--dry-run]
 // Reads the worker's environment (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, KAFKA_TOPIC).
 import { redisKeys, WorkerConfig } from '@adtrack/contracts'
-import { createSql, databaseOptions } from '@adtrack/db'
+import { createSql, databaseOptions, databaseTls } from '@adtrack/db'
 import { loadConfigOrExit } from '@adtrack/service-runtime'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 
 const dryRun = process.argv.includes('--dry-run')
-const config = loadConfigOrExit('reconcile', WorkerConfig, process.env)
+const config = loadConfigOrExit('reconcile', WorkerConfig, process.env, (c) => databaseTls(c.DATABASE_URL))
 // Two connections at most: one run of a few queries, beside the worker's own pools.
 const sql = createSql(config.DATABASE_URL, {
   ...databaseOptions(config, 'reconcile'),

@@ -5,14 +5,14 @@
 // once; one that is still invalid lands on the dead-letter topic again, with its new reason.
 import { deadLetterTopic, WorkerConfig } from '@adtrack/contracts'
 import { createLogger, loadConfigOrExit } from '@adtrack/service-runtime'
-import { createKafka } from '@adtrack/service-runtime/kafka'
+import { createKafka, kafkaSecurity } from '@adtrack/service-runtime/kafka'
 import { DLQ_HEADERS } from './dead-letters.js'
 
 const dryRun = process.argv.includes('--dry-run')
-const config = loadConfigOrExit('replay-dead-letters', WorkerConfig, process.env)
+const config = loadConfigOrExit('replay-dead-letters', WorkerConfig, process.env, kafkaSecurity)
 const say = (msg: string) => process.stderr.write(`[replay-dead-letters] ${msg}\n`)
 const kafka = createKafka({
-  brokers: config.KAFKA_BROKERS,
+  connection: config,
   clientId: 'replay-dead-letters',
   logger: createLogger('replay-dead-letters', 'warn'),
 })

@@ -1,5 +1,5 @@
 import { deadLetterTopic, parseDuration, redisKeys, WorkerConfig } from '@adtrack/contracts'
-import { createSql, databaseOptions } from '@adtrack/db'
+import { createSql, databaseOptions, databaseTls } from '@adtrack/db'
 import {
   createLogger,
   loadConfigOrExit,
@@ -7,14 +7,18 @@ import {
   routeProcessWarnings,
   startOpsServer,
 } from '@adtrack/service-runtime'
-import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
+import { createKafka, ensureTopic, kafkaSecurity } from '@adtrack/service-runtime/kafka'
 import { createRedis } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { buildWorker } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
 import { ReconcileJob } from './reconcile-job.js'
 
-const config = loadConfigOrExit('click-worker', WorkerConfig, process.env)
+// Kafka TLS/SASL settings or a DATABASE_URL TLS setting that cannot work stop the start, naming the variable.
+const config = loadConfigOrExit('click-worker', WorkerConfig, process.env, (c) => {
+  kafkaSecurity(c)
+  databaseTls(c.DATABASE_URL)
+})
 
 const logger = createLogger('click-worker', config.LOG_LEVEL)
 routeProcessWarnings(logger)
@@ -22,7 +26,7 @@ const metrics = createWorkerMetrics()
 const sql = createSql(config.DATABASE_URL, databaseOptions(config, 'click-worker'))
 const redis = createRedis(config.REDIS_URL)
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
-const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
+const kafka = createKafka({ connection: config, clientId: config.KAFKA_CLIENT_ID, logger })
 const worker = buildWorker(
   { ...config, sessionTimeoutMs: parseDuration(config.KAFKA_SESSION_TIMEOUT) },
   {

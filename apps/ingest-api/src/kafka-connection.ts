@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { IngestConfig } from '@adtrack/contracts'
+import type { IngestConfig, KafkaConnectionConfig } from '@adtrack/contracts'
 import { createKafka, ensureTopic } from '@adtrack/service-runtime/kafka'
 import { Partitioners, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -16,15 +16,15 @@ export interface KafkaConnection {
   close(): Promise<void>
 }
 
-type KafkaSettings = Pick<
-  IngestConfig,
-  | 'KAFKA_BROKERS'
-  | 'KAFKA_CLIENT_ID'
-  | 'KAFKA_TOPIC'
-  | 'KAFKA_TOPIC_PARTITIONS'
-  | 'KAFKA_REPLICATION_FACTOR'
-  | 'PRODUCE_MAX_IN_FLIGHT'
->
+type KafkaSettings = KafkaConnectionConfig &
+  Pick<
+    IngestConfig,
+    | 'KAFKA_CLIENT_ID'
+    | 'KAFKA_TOPIC'
+    | 'KAFKA_TOPIC_PARTITIONS'
+    | 'KAFKA_REPLICATION_FACTOR'
+    | 'PRODUCE_MAX_IN_FLIGHT'
+  >
 
 /**
  * Creates the click topic if needed and connects the producer in the background, retrying until it
@@ -32,9 +32,9 @@ type KafkaSettings = Pick<
  * a previous run left) and the producer's replay loop sends them once this has connected.
  */
 export function connectKafka(config: KafkaSettings, logger: Logger): KafkaConnection {
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger })
+  const kafka = createKafka({ connection: config, clientId: config.KAFKA_CLIENT_ID, logger })
   const producer = createClickKafkaProducer({
-    brokers: config.KAFKA_BROKERS,
+    connection: config,
     clientId: config.KAFKA_CLIENT_ID,
     logger,
     maxInFlight: config.PRODUCE_MAX_IN_FLIGHT,
@@ -96,7 +96,7 @@ export function connectedSender(sender: BatchSender): KafkaConnection {
  * by click_id.
  */
 function createClickKafkaProducer(opts: {
-  brokers: string
+  connection: KafkaConnectionConfig
   clientId: string
   logger: Logger
   /** Produce requests one broker connection may have open at once (ClickProducer's maxInFlight). */

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { ReplaySpoolConfig } from '@adtrack/contracts'
 import { createLogger, loadConfigOrExit } from '@adtrack/service-runtime'
+import { kafkaSecurity } from '@adtrack/service-runtime/kafka'
 import { replaySpool } from './spool-replay.js'
 
 // `node dist/replay-spool.js`: empties an ingest-api spool directory into Kafka and exits, 0 once it is
 // empty, 1 if anything is left. For a volume no pod mounts any more (a StatefulSet scaled down while
 // its pod could not drain): deploy/k8s/replay-spool-job.template.yaml runs it on that volume.
-const config = loadConfigOrExit('replay-spool', ReplaySpoolConfig, process.env)
+const config = loadConfigOrExit('replay-spool', ReplaySpoolConfig, process.env, kafkaSecurity)
 const logger = createLogger('replay-spool', config.LOG_LEVEL)
 
 try {

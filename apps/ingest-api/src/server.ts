@@ -1,4 +1,5 @@
 import { IngestConfig, parseDuration } from '@adtrack/contracts'
+import { databaseTls } from '@adtrack/db'
 import {
   createLogger,
   loadConfigOrExit,
@@ -6,16 +7,18 @@ import {
   startOpsServer,
 } from '@adtrack/service-runtime'
 import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
+import { kafkaSecurity } from '@adtrack/service-runtime/kafka'
 import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
 import { createIngest } from './ingest.js'
 
-// The tracking routes verify impression tokens with these keys; a weak or missing one stops the start
-// here, with a message naming the variable, rather than in buildApp.
-// A weak tracking key or a wrong CORS origin stops the start, naming the variable.
+// A weak tracking key, a wrong CORS origin or Kafka TLS/SASL settings that do not fit together stop the
+// start here, naming the variable, rather than in buildApp or on the first connection.
 const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, (c) => {
   loadTrackingKeys(c)
   trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
+  kafkaSecurity(c)
+  databaseTls(c.DATABASE_URL)
 })
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)

@@ -56,6 +56,42 @@ const KAFKA_BROKERS = Type.String({
   default: 'localhost:9092',
   description: 'Comma-separated Kafka bootstrap brokers, host:port.',
 })
+/**
+ * How a Kafka client reaches the brokers: KAFKA_BROKERS, then TLS and SASL (Strimzi's tls listener with
+ * scram-sha-512 authentication, say). service-runtime's kafkaSecurity turns these into kafkajs options
+ * and refuses combinations that make no sense (a mechanism without credentials, PLAIN without TLS).
+ */
+const kafkaConnection = {
+  KAFKA_BROKERS,
+  KAFKA_TLS: Type.Boolean({
+    default: false,
+    description: 'Connect to the brokers over TLS (on by itself when KAFKA_TLS_CA_FILE is set).',
+  }),
+  KAFKA_TLS_CA_FILE: Type.String({
+    default: '',
+    maxLength: 4096,
+    description:
+      "PEM file of the CA certificates that sign the brokers' certificates (Strimzi: the cluster CA's ca.crt); empty: Node.js's bundled CAs.",
+  }),
+  KAFKA_SASL_MECHANISM: Type.Union(
+    [Type.Literal(''), Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')],
+    {
+      default: '',
+      description:
+        'SASL authentication to the brokers: scram-sha-512 (Strimzi), scram-sha-256, or plain (only with TLS); empty: none.',
+    },
+  ),
+  KAFKA_SASL_USERNAME: Type.String({ default: '', maxLength: 1024, description: 'SASL user name.' }),
+  KAFKA_SASL_PASSWORD: Type.String({
+    default: '',
+    maxLength: 1024,
+    description: "SASL password (Strimzi: the KafkaUser Secret's password key).",
+  }),
+}
+const KafkaConnectionSchema = Type.Object(kafkaConnection)
+/** Every Kafka setting shared by the services and the CLIs that talk to Kafka. */
+export type KafkaConnectionConfig = Type.Static<typeof KafkaConnectionSchema>
+
 const KAFKA_TOPIC = Type.String({
   pattern: '^[A-Za-z0-9._-]{1,200}$',
   default: DEFAULT_CLICK_TOPIC,
@@ -118,7 +154,7 @@ const http = {
 
 export const IngestConfig = Type.Object({
   ...http,
-  KAFKA_BROKERS,
+  ...kafkaConnection,
   KAFKA_TOPIC,
   KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api' }),
   ...topicCreation,
@@ -228,7 +264,7 @@ const ingest = IngestConfig.properties
  */
 export const ReplaySpoolConfig = Type.Object({
   LOG_LEVEL,
-  KAFKA_BROKERS,
+  ...kafkaConnection,
   KAFKA_TOPIC,
   KAFKA_CLIENT_ID: Type.String({ default: 'ingest-api-replay-spool' }),
   ...topicCreation,
@@ -256,7 +292,7 @@ export const WorkerConfig = Type.Object({
   METRICS_PORT: http.METRICS_PORT,
   SHUTDOWN_TIMEOUT: http.SHUTDOWN_TIMEOUT,
   LOG_LEVEL,
-  KAFKA_BROKERS,
+  ...kafkaConnection,
   KAFKA_TOPIC,
   KAFKA_CLIENT_ID: Type.String({ default: 'click-worker' }),
   ...topicCreation,

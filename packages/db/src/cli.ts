@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `node packages/db/dist/cli.js migrate|seed|setup` with DATABASE_URL set (the old variable name).
 import { DEFAULT_DATABASE_URL } from '@adtrack/contracts'
-import { createSql } from './client.js'
+import { createSql, type Sql } from './client.js'
 import { migrate } from './migrate.js'
 import { giveDemoAdsMedia, seedDemoAds } from './seed.js'
 
@@ -14,7 +14,18 @@ if (!command || !['migrate', 'seed', 'setup'].includes(command)) {
   process.exit(2)
 }
 
-const sql = createSql(url, { max: 1, applicationName: 'ad-tracking-migrate' })
+// DATABASE_PASSWORD as the services read it: a URL without a password, the password from a Secret key.
+let sql: Sql
+try {
+  sql = createSql(url, {
+    max: 1,
+    applicationName: 'ad-tracking-migrate',
+    password: process.env.DATABASE_PASSWORD ?? '',
+  })
+} catch (err) {
+  log(`error: ${(err as Error).message}`)
+  process.exit(1)
+}
 try {
   if (command === 'migrate' || command === 'setup') {
     const applied = await migrate(sql, log)

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
 
 export type Sql = postgres.Sql
@@ -16,9 +18,73 @@ export interface DatabaseOptions {
   prepare?: boolean
 }
 
+/** Thrown for a DATABASE_URL whose TLS settings cannot work; the message never includes the URL (a password). */
+export class DatabaseUrlError extends Error {
+  override name = 'DatabaseUrlError'
+}
+
+// libpq's client-certificate and revocation parameters: postgres.js would send them to the server as
+// settings, which refuses the connection with "unrecognized configuration parameter".
+const UNSUPPORTED_SSL_PARAMS = ['sslcert', 'sslkey', 'sslpassword', 'sslcrl', 'sslcrldir', 'sslsni']
+
+/**
+ * DATABASE_URL's TLS as libpq reads it, for what postgres.js does not do itself: `sslrootcert=<file>`
+ * (the PEM of a private CA, CloudNativePG's say) and `sslmode=verify-ca`. Returns the URL without the
+ * parameters taken here and the `ssl` option for postgres.js; undefined `ssl` leaves `sslmode` (disable,
+ * allow, prefer, require, verify-full with the system CAs) and `sslrootcert=system` to postgres.js.
+ * As in libpq: verify-full checks the chain and the host name; verify-ca, and require once a root
+ * certificate is given, check the chain only; allow and prefer check nothing.
+ */
+export function databaseTls(url: string): { url: string; ssl?: ConnectionOptions } {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return { url } // postgres.js's own parser reports it (multi-host URLs are not WHATWG URLs)
+  }
+  const params = parsed.searchParams
+  const unsupported = UNSUPPORTED_SSL_PARAMS.filter((name) => params.has(name))
+  if (unsupported.length > 0) {
+    throw new DatabaseUrlError(
+      `DATABASE_URL: ${unsupported.join(', ')} not supported (TLS client certificates); use sslmode and sslrootcert`,
+    )
+  }
+  const mode = params.get('sslmode') ?? 'prefer'
+  const rootCert = params.get('sslrootcert')
+  const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && rootCert !== null)
+  if (!verify || rootCert === 'system' || (mode === 'verify-full' && rootCert === null)) {
+    if (rootCert !== null && rootCert !== 'system') params.delete('sslrootcert')
+    return { url: parsed.toString() }
+  }
+  let ca: string | undefined
+  if (rootCert !== null) {
+    try {
+      ca = readFileSync(rootCert, 'utf8')
+    } catch (err) {
+      throw new DatabaseUrlError(`DATABASE_URL: sslrootcert cannot be read: ${(err as Error).message}`)
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new DatabaseUrlError(`DATABASE_URL: sslrootcert ${rootCert} holds no PEM certificate`)
+    }
+  }
+  params.delete('sslmode')
+  params.delete('sslrootcert')
+  return {
+    url: parsed.toString(),
+    ssl: {
+      rejectUnauthorized: true,
+      ...(ca === undefined ? {} : { ca }),
+      // verify-ca: any certificate the CA signed, whatever host it names.
+      ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
+    },
+  }
+}
+
 /** A postgres.js pool with the settings every service uses. */
-export function createSql(url: string, opts: DatabaseOptions = {}): Sql {
+export function createSql(databaseUrl: string, opts: DatabaseOptions = {}): Sql {
+  const { url, ssl } = databaseTls(databaseUrl)
   return postgres(url, {
+    ...(ssl ? { ssl } : {}),
     max: opts.max ?? 10,
     idle_timeout: 30,
     connect_timeout: 10,

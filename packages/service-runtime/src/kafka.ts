@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Kafka, type logCreator, logLevel } from 'kafkajs'
+import type { KafkaConnectionConfig } from '@adtrack/contracts'
+import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs'
 import type { Logger } from 'pino'
+import { ConfigError } from './config.js'
 
 /** Comma-separated KAFKA_BROKERS into the list kafkajs wants. */
 export const parseBrokers = (brokers: string): string[] =>
@@ -22,8 +25,65 @@ function pinoLogCreator(logger: Logger): logCreator {
     }
 }
 
+/**
+ * kafkajs's `ssl` and `sasl` from the Kafka settings (KAFKA_TLS*, KAFKA_SASL_*). Reads the CA file, so
+ * a missing or unreadable one stops the start; throws a ConfigError naming every variable that is wrong.
+ * NOTE: TLS verifies the brokers' certificates and host names always (there is no switch to skip it);
+ * a private CA (Strimzi's cluster CA) goes in KAFKA_TLS_CA_FILE.
+ */
+export function kafkaSecurity(config: KafkaConnectionConfig): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const problems: string[] = []
+  const caFile = config.KAFKA_TLS_CA_FILE
+  const tls = config.KAFKA_TLS || caFile !== ''
+  let ca: string | undefined
+  if (caFile !== '') {
+    try {
+      ca = readFileSync(caFile, 'utf8')
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+        problems.push(`KAFKA_TLS_CA_FILE ${caFile} holds no PEM certificate`)
+      }
+    } catch (err) {
+      problems.push(`KAFKA_TLS_CA_FILE cannot be read: ${(err as Error).message}`)
+    }
+  }
+  const mechanism = config.KAFKA_SASL_MECHANISM
+  const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = config
+  if (mechanism === '') {
+    if (username !== '' || password !== '') {
+      problems.push('KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is empty')
+    }
+  } else {
+    if (username === '')
+      problems.push(`KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=${mechanism}`)
+    if (password === '')
+      problems.push(`KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM=${mechanism}`)
+    // PLAIN sends the password as it is; SCRAM never sends it, so it may go without TLS.
+    if (mechanism === 'plain' && !tls) {
+      problems.push('KAFKA_SASL_MECHANISM=plain sends the password in clear: set KAFKA_TLS=true')
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return {
+    ...(tls ? { ssl: ca === undefined ? true : { ca: [ca] } } : {}),
+    ...(mechanism === '' ? {} : { sasl: { mechanism, username, password } as SASLOptions }),
+  }
+}
+
+/** A connection with neither TLS nor SASL (the local stack's PLAINTEXT listener): tests and tools. */
+export function plaintextKafka(brokers: string | string[]): KafkaConnectionConfig {
+  return {
+    KAFKA_BROKERS: Array.isArray(brokers) ? brokers.join(',') : brokers,
+    KAFKA_TLS: false,
+    KAFKA_TLS_CA_FILE: '',
+    KAFKA_SASL_MECHANISM: '',
+    KAFKA_SASL_USERNAME: '',
+    KAFKA_SASL_PASSWORD: '',
+  }
+}
+
 export function createKafka(opts: {
-  brokers: string
+  /** KAFKA_BROKERS and how to reach them (TLS, SASL), as the service's configuration gives them. */
+  connection: KafkaConnectionConfig
   clientId: string
   logger: Logger
   /** Retries of kafkajs's own cluster retrier; leave unset for its default, 0 for a caller that retries itself. */
@@ -31,7 +91,8 @@ export function createKafka(opts: {
 }): Kafka {
   return new Kafka({
     clientId: opts.clientId,
-    brokers: parseBrokers(opts.brokers),
+    brokers: parseBrokers(opts.connection.KAFKA_BROKERS),
+    ...kafkaSecurity(opts.connection),
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(opts.logger),
     connectionTimeout: 3000,

@@ -174,9 +174,17 @@ describe('checkPostgresCluster', () => {
     delete cluster.spec.backup
     expect(checkPostgresCluster(objects, 'ad-tracking-pg')).toEqual([
       'Cluster: asynchronous replication (a failover can lose batches whose offsets were committed)',
-      'Cluster: image ghcr.io/cloudnative-pg/postgresql:16 is not pinned to a minor version',
+      'Cluster: image ghcr.io/cloudnative-pg/postgresql:16 is not pinned to a minor version and a digest',
       'Cluster: no backups to object storage',
       'no ScheduledBackup for ad-tracking-pg',
+    ])
+  })
+
+  it('refuses an image named by its minor version alone, without the digest', () => {
+    const objects = copy(postgres)
+    one(objects, 'Cluster').spec.imageName = 'ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie'
+    expect(checkPostgresCluster(objects, 'ad-tracking-pg')).toEqual([
+      'Cluster: image ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie is not pinned to a minor version and a digest',
     ])
   })
 

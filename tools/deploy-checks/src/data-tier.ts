@@ -336,8 +336,8 @@ export function checkPostgresCluster(objects: K8sObject[], name: string): string
     problems.push(
       `Cluster: ${spec.instances} instances cannot lose one and keep ${syncStandbys} synchronous standby`,
     )
-  if (!/:[0-9]+\.[0-9]+[^:/]*(@sha256:[0-9a-f]{64})?$/.test(spec.imageName ?? ''))
-    problems.push(`Cluster: image ${spec.imageName} is not pinned to a minor version`)
+  if (!/:[0-9]+\.[0-9]+[^:/@]*@sha256:[0-9a-f]{64}$/.test(spec.imageName ?? ''))
+    problems.push(`Cluster: image ${spec.imageName} is not pinned to a minor version and a digest`)
   if (!spec.backup?.barmanObjectStore && !spec.plugins?.length)
     problems.push('Cluster: no backups to object storage')
   const scheduled = objects.filter((o) => o.kind === 'ScheduledBackup' && o.spec.cluster?.name === name)

@@ -24,9 +24,9 @@ describe('deploy/Dockerfile, as BuildKit reads it', () => {
         await runChecked(lint, ['dockerfile', join(deployDir, 'Dockerfile')]),
       ) as Parsed
       expect(parsed.warnings).toEqual([])
-      expect(parsed.args).toEqual(['NODE_VERSION', 'SERVICE'])
-      // `node:` + the NODE_VERSION build argument (unexpanded) + `-bookworm-slim`.
-      const node = ['node:$', '{NODE_VERSION}-bookworm-slim'].join('')
+      expect(parsed.args).toEqual(['NODE_VERSION', 'NODE_DIGEST', 'SERVICE'])
+      // `node:` + the NODE_VERSION build argument (unexpanded) + `-bookworm-slim@` + the NODE_DIGEST one.
+      const node = ['node:$', '{NODE_VERSION}-bookworm-slim@$', '{NODE_DIGEST}'].join('')
       expect(parsed.stages.map((s) => [s.name, s.base])).toEqual([
         ['toolchain', node],
         ['pruned', 'toolchain'],

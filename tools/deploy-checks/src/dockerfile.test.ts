@@ -33,14 +33,16 @@ const dockerfile = async () => parseDockerfile(await readFile(join(deployDir, 'D
 const script = () => readFile(join(deployDir, 'build-service.sh'), 'utf8')
 
 describe('deploy/Dockerfile', () => {
-  it('builds on the Node version the bootstrap provides, slim, in every stage', async () => {
+  it('builds on the Node version the bootstrap provides, slim, pinned by digest, in every stage', async () => {
     const bootstrap = await readFile(join(repoRoot, 'scripts/bootstrap.mjs'), 'utf8')
     const nodeVersion = /const NODE_VERSION = '([\d.]+)'/.exec(bootstrap)?.[1]
     const instructions = await dockerfile()
     const arg = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_VERSION='))
     expect(arg?.args).toBe(`NODE_VERSION=${nodeVersion}`)
     const froms = instructions.filter((i) => i.keyword === 'FROM' && !i.args.startsWith('toolchain'))
-    for (const from of froms) expect(from.args).toMatch(/^node:\$\{NODE_VERSION\}-bookworm-slim AS /)
+    // The digest itself is held to deploy/third-party-images.yaml by third-party-images.test.ts.
+    for (const from of froms)
+      expect(from.args).toMatch(/^node:\$\{NODE_VERSION\}-bookworm-slim@\$\{NODE_DIGEST\} AS /)
   })
 
   it("runs the build as build-service.sh's phases, in the order and with the copies of `all`", async () => {

@@ -22,6 +22,8 @@ export interface SessionOptions {
   repoRoot: string
   dataDir: string
   ports: StackCliPorts
+  /** Services connect to Kafka and PostgreSQL over TLS (STACK_TLS). */
+  tls: boolean
   /** Progress lines. */
   say: Log
   /** Loud warnings (a server died). */
@@ -69,6 +71,7 @@ export class StackSession {
         redis: ports.redis,
         kafka: ports.kafka,
         kafkaController: ports.kafkaController,
+        kafkaTls: ports.kafkaTls,
       },
       persistRedis: true,
       log: say,
@@ -83,13 +86,18 @@ export class StackSession {
       return
     }
 
-    await this.#migrateAndSeed(stack.postgres.url)
+    const deps: DependencyAddresses = this.opts.tls
+      ? {
+          databaseUrl: stack.tls.databaseUrl,
+          redisUrl: stack.redis.url,
+          kafkaBrokers: stack.tls.kafkaBrokers,
+          kafkaTls: { caFile: stack.tls.caFile, sasl: stack.tls.kafkaSasl },
+        }
+      : { databaseUrl: stack.postgres.url, redisUrl: stack.redis.url, kafkaBrokers: stack.kafka.brokers }
+    if (this.opts.tls)
+      say('STACK_TLS: the services connect to Kafka (SASL_SSL, SCRAM) and PostgreSQL over TLS')
+    await this.#migrateAndSeed(deps.databaseUrl)
     this.#checkpoint()
-    const deps = {
-      databaseUrl: stack.postgres.url,
-      redisUrl: stack.redis.url,
-      kafkaBrokers: stack.kafka.brokers,
-    }
     await this.#startServices(deps, logDir)
     this.#checkpoint()
 
@@ -215,6 +223,8 @@ export class StackSession {
       postgresUrl: stack.postgres.url,
       redisUrl: stack.redis.url,
       kafkaBrokers: stack.kafka.brokers,
+      tls: stack.tls,
+      servicesUseTls: this.opts.tls,
       logs: {
         services: logDir,
         postgres: stack.postgres.logFile,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readPorts, resolveDataDir } from './cli-settings.js'
+import { readPorts, readTlsSetting, resolveDataDir } from './cli-settings.js'
 
 describe('readPorts', () => {
   it('uses the documented defaults when nothing is set', () => {
@@ -8,6 +8,7 @@ describe('readPorts', () => {
       redis: 6379,
       kafka: 9092,
       kafkaController: 9093,
+      kafkaTls: 9094,
       gateway: 8080,
       ingest: 8081,
       analytics: 8082,
@@ -46,5 +47,15 @@ describe('resolveDataDir', () => {
 
   it('honours an absolute STACK_DATA_DIR as given', () => {
     expect(resolveDataDir({ STACK_DATA_DIR: '/var/tmp/stack' }, '/repo')).toBe('/var/tmp/stack')
+  })
+})
+
+describe('readTlsSetting', () => {
+  it('is off unless STACK_TLS says true, and refuses what it cannot read', () => {
+    expect(readTlsSetting({})).toBe(false)
+    expect(readTlsSetting({ STACK_TLS: 'false' })).toBe(false)
+    expect(readTlsSetting({ STACK_TLS: 'true' })).toBe(true)
+    expect(readTlsSetting({ STACK_TLS: '1' })).toBe(true)
+    expect(() => readTlsSetting({ STACK_TLS: 'on-ish' })).toThrow('STACK_TLS must be true or false')
   })
 })

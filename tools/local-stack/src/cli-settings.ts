@@ -11,6 +11,7 @@ export const PORT_SETTINGS = [
     fallback: 9093,
     purpose: 'Kafka controller',
   },
+  { key: 'kafkaTls', variable: 'STACK_KAFKA_TLS_PORT', fallback: 9094, purpose: 'Kafka TLS (SASL_SSL)' },
   { key: 'gateway', variable: 'STACK_GATEWAY_PORT', fallback: 8080, purpose: 'gateway' },
   { key: 'ingest', variable: 'STACK_INGEST_PORT', fallback: 8081, purpose: 'ingest-api' },
   { key: 'analytics', variable: 'STACK_ANALYTICS_PORT', fallback: 8082, purpose: 'analytics-api' },
@@ -39,7 +40,13 @@ export type StackCliPorts = Record<PortKey, number>
 export type PortSetting = (typeof PORT_SETTINGS)[number]
 
 /** The ports the dependencies alone need (`deps` mode). */
-export const DEPENDENCY_PORT_KEYS: readonly PortKey[] = ['postgres', 'redis', 'kafka', 'kafkaController']
+export const DEPENDENCY_PORT_KEYS: readonly PortKey[] = [
+  'postgres',
+  'redis',
+  'kafka',
+  'kafkaController',
+  'kafkaTls',
+]
 
 /** Reads every port from its variable (or default); throws naming the variable when one is unusable. */
 export function readPorts(env: NodeJS.ProcessEnv): StackCliPorts {
@@ -57,6 +64,18 @@ export function readPorts(env: NodeJS.ProcessEnv): StackCliPorts {
     ports[setting.key] = port
   }
   return ports
+}
+
+/**
+ * STACK_TLS: whether `up` connects the services to Kafka and PostgreSQL over TLS (Kafka's SASL_SSL
+ * listener with SCRAM, PostgreSQL with sslmode=verify-full), as production does. The TLS listeners run
+ * either way; this only chooses what the services use.
+ */
+export function readTlsSetting(env: NodeJS.ProcessEnv): boolean {
+  const raw = env.STACK_TLS?.trim().toLowerCase() ?? ''
+  if (['', '0', 'false', 'no'].includes(raw)) return false
+  if (['1', 'true', 'yes'].includes(raw)) return true
+  throw new Error(`STACK_TLS must be true or false, not "${env.STACK_TLS}"`)
 }
 
 /** All stack data lives under one directory: <repo>/.data unless STACK_DATA_DIR says otherwise. */

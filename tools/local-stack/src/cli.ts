@@ -3,7 +3,7 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { StackSession } from './cli-session.js'
-import { PORT_SETTINGS, readPorts, resolveDataDir } from './cli-settings.js'
+import { PORT_SETTINGS, readPorts, readTlsSetting, resolveDataDir } from './cli-settings.js'
 import { onStopSignals } from './cli-signals.js'
 import { findRepoRoot } from './repo-root.js'
 
@@ -15,6 +15,8 @@ const USAGE = `usage: node tools/local-stack/dist/cli.js [deps | up | --help]
   deps   only Kafka, Postgres and Redis (the default), for running the services yourself.
 
 Data (databases, Kafka log, ingest-api's spool, logs) persists in <repo>/.data, or STACK_DATA_DIR.
+Kafka and Postgres also listen with TLS (certificates from the stack's own CA in <data>/tls); with
+STACK_TLS=true, \`up\` connects the services through TLS (Kafka SASL_SSL with SCRAM, Postgres verify-full).
 Ports (environment variable, default):
 ${PORT_SETTINGS.map((s) => `  ${s.variable.padEnd(30)} ${String(s.fallback).padEnd(6)} ${s.purpose}`).join('\n')}
 `
@@ -34,8 +36,10 @@ async function main(): Promise<void> {
   }
 
   let ports: ReturnType<typeof readPorts>
+  let tls: boolean
   try {
     ports = readPorts(process.env)
+    tls = readTlsSetting(process.env)
   } catch (err) {
     shout(`error: ${(err as Error).message}`)
     process.exit(1)
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
     repoRoot,
     dataDir,
     ports,
+    tls,
     say,
     shout,
     print: (text) => process.stdout.write(text),

@@ -14,6 +14,34 @@ const propertiesOf = (text: string) =>
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
   )
 
+describe('kafkaServerProperties with a TLS listener', () => {
+  const props = propertiesOf(
+    kafkaServerProperties({
+      port: 19092,
+      controllerPort: 19093,
+      logDir: '/k/data',
+      tls: { port: 19094, keystoreFile: '/k/tls/kafka-keystore.pem' },
+    }),
+  )
+
+  it('adds a SASL_SSL listener, advertised by the name its certificate carries', () => {
+    expect(props.listeners).toBe(
+      'PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_SSL://127.0.0.1:19094',
+    )
+    expect(props['advertised.listeners']).toBe('PLAINTEXT://127.0.0.1:19092,SASL_SSL://localhost:19094')
+    expect(props['listener.security.protocol.map']).toContain('SASL_SSL:SASL_SSL')
+    expect(props['listener.name.sasl_ssl.ssl.keystore.type']).toBe('PEM')
+    expect(props['listener.name.sasl_ssl.ssl.keystore.location']).toBe('/k/tls/kafka-keystore.pem')
+  })
+
+  it('logs clients in with SCRAM only', () => {
+    expect(props['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512,SCRAM-SHA-256')
+    expect(props['listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config']).toMatch(
+      /ScramLoginModule required;$/,
+    )
+  })
+})
+
 describe('kafkaServerProperties', () => {
   const props = propertiesOf(kafkaServerProperties({ port: 19092, controllerPort: 19093, logDir: '/k/data' }))
 

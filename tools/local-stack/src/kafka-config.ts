@@ -1,23 +1,70 @@
 import { randomBytes } from 'node:crypto'
 
+/** A listener for clients that speak TLS and authenticate with SASL/SCRAM, as production Kafka wants. */
+export interface KafkaTlsListener {
+  port: number
+  /** Key and certificate chain in one PEM file (tls-material.ts). */
+  keystoreFile: string
+}
+
 export interface KafkaConfigInput {
   port: number
   controllerPort: number
   /** Where partitions and the KRaft metadata log live. */
   logDir: string
+  tls?: KafkaTlsListener
 }
 
-/** One node that is both broker and KRaft controller: the smallest real Kafka cluster. */
-export function kafkaServerProperties({ port, controllerPort, logDir }: KafkaConfigInput): string {
+/**
+ * The SCRAM user of the TLS listener. A fixed, public password: the listener is on loopback, for testing
+ * the services' TLS and SASL settings, not for keeping anyone out.
+ */
+export const LOCAL_KAFKA_SCRAM = {
+  mechanism: 'scram-sha-512',
+  username: 'adtrack',
+  password: 'adtrack-local-stack',
+} as const
+/** The SCRAM mechanisms the TLS listener takes, with LOCAL_KAFKA_SCRAM's credentials for each. */
+export const SCRAM_MECHANISMS = ['SCRAM-SHA-512', 'SCRAM-SHA-256'] as const
+
+/** `[name=...,password=...]` credentials as StorageTool's --add-scram and kafka-configs take them. */
+export function scramCredential(mechanism: (typeof SCRAM_MECHANISMS)[number], withName: boolean): string {
+  const name = withName ? `name=${LOCAL_KAFKA_SCRAM.username},` : ''
+  return `${mechanism}=[${name}password=${LOCAL_KAFKA_SCRAM.password}]`
+}
+
+/**
+ * One node that is both broker and KRaft controller: the smallest real Kafka cluster. Clients use the
+ * PLAINTEXT listener; with `tls`, a SASL_SSL listener beside it takes TLS clients that log in with SCRAM.
+ */
+export function kafkaServerProperties({ port, controllerPort, logDir, tls }: KafkaConfigInput): string {
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`]
+  const advertised = [`PLAINTEXT://127.0.0.1:${port}`]
+  const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT']
+  const tlsSettings: Record<string, string> = {}
+  if (tls) {
+    listeners.push(`SASL_SSL://127.0.0.1:${tls.port}`)
+    // Advertised by name, so a client verifying host names checks the certificate against "localhost".
+    advertised.push(`SASL_SSL://localhost:${tls.port}`)
+    protocols.push('SASL_SSL:SASL_SSL')
+    tlsSettings['sasl.enabled.mechanisms'] = SCRAM_MECHANISMS.join(',')
+    for (const mechanism of SCRAM_MECHANISMS) {
+      tlsSettings[`listener.name.sasl_ssl.${mechanism.toLowerCase()}.sasl.jaas.config`] =
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+    }
+    tlsSettings['listener.name.sasl_ssl.ssl.keystore.type'] = 'PEM'
+    tlsSettings['listener.name.sasl_ssl.ssl.keystore.location'] = escapeProperty(tls.keystoreFile)
+  }
   const settings: Record<string, string | number> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: listeners.join(','),
+    'advertised.listeners': advertised.join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map': protocols.join(','),
+    ...tlsSettings,
     'log.dirs': logDir,
     // A single broker cannot hold more than one replica of anything.
     'offsets.topic.replication.factor': 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { initdbArgs, postgresConf, postgresUrl, socketDirectory } from './postgres-config.js'
+import { initdbArgs, postgresConf, postgresTlsUrl, postgresUrl, socketDirectory } from './postgres-config.js'
 
 const settingsOf = (conf: string) =>
   Object.fromEntries(
@@ -20,6 +20,22 @@ describe('postgresConf', () => {
       max_connections: '200',
       log_destination: "'stderr'",
     })
+  })
+
+  it('serves TLS with the certificate copied into the data dir when asked, and not otherwise', () => {
+    const settings = settingsOf(postgresConf({ dataDir: '/data/pg', port: 15432, tls: true }))
+    expect(settings).toMatchObject({
+      ssl: "'on'",
+      ssl_cert_file: "'server.crt'",
+      ssl_key_file: "'server.key'",
+    })
+    expect(settingsOf(postgresConf({ dataDir: '/data/pg', port: 15432 })).ssl).toBeUndefined()
+  })
+
+  it('gives the TLS URL by the host name the certificate carries, verify-full against the CA', () => {
+    expect(postgresTlsUrl(15432, '/d/my tls/ca.pem')).toBe(
+      'postgres://postgres:password@localhost:15432/ad_tracking?sslmode=verify-full&sslrootcert=/d/my%20tls/ca.pem',
+    )
   })
 
   it('doubles single quotes in paths so the file still parses', () => {

@@ -11,6 +11,20 @@ export function postgresUrl(port: number): string {
   return `postgres://${POSTGRES_SUPERUSER}:password@127.0.0.1:${port}/${POSTGRES_DATABASE}`
 }
 
+/** The files postgresConf's ssl settings name, copied into the data dir (Postgres checks their owner). */
+export const POSTGRES_TLS_FILES = { cert: 'server.crt', key: 'server.key' } as const
+
+/**
+ * The same database over TLS, verified as production connects (DATABASE_URL's libpq parameters):
+ * the certificate must chain to `caFile` and name the host, localhost.
+ */
+export function postgresTlsUrl(port: number, caFile: string): string {
+  const url = new URL(postgresUrl(port))
+  url.hostname = 'localhost'
+  // The file's path stays readable in the URL: only what would end the parameter is escaped.
+  return `${url}?sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile).replaceAll('%2F', '/')}`
+}
+
 export function initdbArgs(dataDir: string): string[] {
   return [
     '-D',
@@ -36,7 +50,7 @@ export function socketDirectory(dataDir: string, port: number): string {
   return join(dataDir, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH ? dataDir : ''
 }
 
-export function postgresConf(opts: { dataDir: string; port: number }): string {
+export function postgresConf(opts: { dataDir: string; port: number; tls?: boolean }): string {
   const settings: [string, string | number][] = [
     ['listen_addresses', '127.0.0.1'],
     ['port', opts.port],
@@ -47,6 +61,14 @@ export function postgresConf(opts: { dataDir: string; port: number }): string {
     ['logging_collector', 'off'],
     ['log_destination', 'stderr'],
     ['log_line_prefix', '%m [%p] '],
+    // TLS beside plain connections: a client asks for it (sslmode) or not.
+    ...(opts.tls
+      ? ([
+          ['ssl', 'on'],
+          ['ssl_cert_file', POSTGRES_TLS_FILES.cert],
+          ['ssl_key_file', POSTGRES_TLS_FILES.key],
+        ] as [string, string][])
+      : []),
   ]
   const lines = settings.map(([key, value]) => `${key} = ${typeof value === 'number' ? value : quote(value)}`)
   return `# Written by @adtrack/local-stack on every start; changes here are overwritten.\n${lines.join('\n')}\n`

@@ -1,16 +1,18 @@
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ensureTools } from './install-tools.js'
 import { findLeftoverProcesses } from './leftover-processes.js'
 import { type Log, stderrLog } from './log.js'
-import { UrlServer } from './managed-server.js'
+import { ManagedServer, type ServerSpec } from './managed-server.js'
 import {
   initdbArgs,
   POSTGRES_CONF_FILE,
   POSTGRES_DATABASE,
   POSTGRES_INCLUDE_LINE,
   POSTGRES_SUPERUSER,
+  POSTGRES_TLS_FILES,
   postgresConf,
+  postgresTlsUrl,
   postgresUrl,
 } from './postgres-config.js'
 import { signalTree } from './process-tree.js'
@@ -18,16 +20,29 @@ import { runChecked, runCommand } from './run-command.js'
 import { makeAncestorsSearchable } from './searchable-path.js'
 import { toolPath } from './system-tools.js'
 import { isRoot, lookupUser, type SystemUser } from './system-user.js'
+import type { TlsMaterial } from './tls-material.js'
 import type { PostgresServer } from './types.js'
 import { sleep } from './wait.js'
 
 export interface PostgresOptions {
   dataDir: string
   port: number
+  /** Serve TLS too, with this certificate (tls-material.ts). */
+  tls?: TlsMaterial
   log?: Log
 }
 
 const LOG_FILE = 'postgres.log'
+
+class PostgresProcess extends ManagedServer implements PostgresServer {
+  constructor(
+    spec: ServerSpec,
+    readonly url: string,
+    readonly tlsUrl: string | undefined,
+  ) {
+    super(spec)
+  }
+}
 
 /** Starts PostgreSQL on 127.0.0.1:port with its data in dataDir (initialised on first use). */
 export async function startPostgres(opts: PostgresOptions): Promise<PostgresServer> {
@@ -35,11 +50,11 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
   await ensureTools(['postgres'], log)
   const binDir = toolPath('postgres')
   const dataDir = resolve(opts.dataDir)
-  const { port } = opts
+  const { port, tls } = opts
   const user = await serverUser()
 
   const env = withoutLibpqVariables(process.env)
-  const server = new UrlServer(
+  const server = new PostgresProcess(
     {
       name: 'postgres',
       logFile: join(dataDir, LOG_FILE),
@@ -47,7 +62,16 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
       prepare: async () => {
         await prepareDataDir(dataDir, user, log)
         await initdbOnce(binDir, dataDir, user, log)
-        await writeOwnedFile(join(dataDir, POSTGRES_CONF_FILE), postgresConf({ dataDir, port }), user)
+        if (tls) {
+          // Postgres reads its key only when its own user owns it and no one else may read it.
+          await copyOwnedFile(tls.certFile, join(dataDir, POSTGRES_TLS_FILES.cert), user)
+          await copyOwnedFile(tls.keyFile, join(dataDir, POSTGRES_TLS_FILES.key), user)
+        }
+        await writeOwnedFile(
+          join(dataDir, POSTGRES_CONF_FILE),
+          postgresConf({ dataDir, port, tls: tls !== undefined }),
+          user,
+        )
         await clearCrashedRun(dataDir, log)
       },
       // Spawned directly (not through pg_ctl or runuser), so our pid is the postmaster's own.
@@ -64,6 +88,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
       log,
     },
     postgresUrl(port),
+    tls ? postgresTlsUrl(port, tls.caFile) : undefined,
   )
   await server.start()
   return server
@@ -173,6 +198,12 @@ async function createDatabaseIfMissing(binDir: string, port: number, env: NodeJS
     )
   const exists = await psql(`select 1 from pg_database where datname = '${POSTGRES_DATABASE}'`)
   if (exists.trim() !== '1') await psql(`create database ${POSTGRES_DATABASE}`)
+}
+
+async function copyOwnedFile(from: string, to: string, user: SystemUser | undefined): Promise<void> {
+  await copyFile(from, to)
+  await chmod(to, 0o600)
+  if (user) await chown(to, user.uid, user.gid)
 }
 
 async function writeOwnedFile(path: string, content: string, user: SystemUser | undefined): Promise<void> {

@@ -32,6 +32,23 @@ describe('serviceEnv', () => {
     })
   })
 
+  it('adds the Kafka TLS and SASL settings when the brokers are the TLS listener (STACK_TLS)', () => {
+    const tls = {
+      ...deps,
+      kafkaBrokers: ['localhost:9094'],
+      kafkaTls: { caFile: '/d/ca.pem', sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } },
+    }
+    expect(serviceEnv(service('click-worker'), ports, tls, {})).toMatchObject({
+      KAFKA_BROKERS: 'localhost:9094',
+      KAFKA_TLS: 'true',
+      KAFKA_TLS_CA_FILE: '/d/ca.pem',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+    })
+    expect(serviceEnv(service('click-worker'), ports, deps, {}).KAFKA_TLS).toBeUndefined()
+  })
+
   it('gives the worker a metrics port and no HTTP port', () => {
     const env = serviceEnv(service('click-worker'), ports, deps, {})
     expect(env.METRICS_PORT).toBe('2114')

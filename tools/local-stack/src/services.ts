@@ -25,6 +25,8 @@ export interface DependencyAddresses {
   databaseUrl: string
   redisUrl: string
   kafkaBrokers: string[]
+  /** Kafka's TLS and SASL settings, when kafkaBrokers is the SASL_SSL listener (STACK_TLS). */
+  kafkaTls?: { caFile: string; sasl: { mechanism: string; username: string; password: string } }
 }
 
 /**
@@ -45,6 +47,15 @@ export function serviceEnv(
     REDIS_URL: deps.redisUrl,
     KAFKA_BROKERS: deps.kafkaBrokers.join(','),
     KAFKA_TOPIC: baseEnv.KAFKA_TOPIC || 'ad-clicks',
+    ...(deps.kafkaTls
+      ? {
+          KAFKA_TLS: 'true',
+          KAFKA_TLS_CA_FILE: deps.kafkaTls.caFile,
+          KAFKA_SASL_MECHANISM: deps.kafkaTls.sasl.mechanism,
+          KAFKA_SASL_USERNAME: deps.kafkaTls.sasl.username,
+          KAFKA_SASL_PASSWORD: deps.kafkaTls.sasl.password,
+        }
+      : {}),
     LOG_LEVEL: baseEnv.LOG_LEVEL || 'info',
   }
   if (service.httpPort) env.HTTP_PORT = String(ports[service.httpPort])

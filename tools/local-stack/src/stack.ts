@@ -1,10 +1,13 @@
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureBinaries } from './ensure-binaries.js'
 import { startKafka } from './kafka.js'
+import { LOCAL_KAFKA_SCRAM } from './kafka-config.js'
 import { type Log, stderrLog } from './log.js'
 import { freePort } from './ports.js'
 import { startPostgres } from './postgres.js'
 import { startRedis } from './redis.js'
+import { ensureTlsMaterial } from './tls-material.js'
 import type { KafkaServer, ManagedProcess, PostgresServer, RedisServer } from './types.js'
 
 export interface StackPorts {
@@ -12,6 +15,8 @@ export interface StackPorts {
   redis: number
   kafka: number
   kafkaController: number
+  /** Kafka's SASL_SSL listener. */
+  kafkaTls: number
 }
 
 /** A free port for each server: for a stack of its own beside whatever else runs (tests, the bench). */
@@ -21,6 +26,7 @@ export async function freeStackPorts(): Promise<StackPorts> {
     redis: await freePort(),
     kafka: await freePort(),
     kafkaController: await freePort(),
+    kafkaTls: await freePort(),
   }
 }
 
@@ -33,10 +39,27 @@ export interface StackOptions {
   persistRedis?: boolean
 }
 
+/**
+ * How to reach the stack the way production does, over TLS with verification (and SCRAM for Kafka):
+ * the settings the services take (KAFKA_TLS_CA_FILE, KAFKA_SASL_*, DATABASE_URL's sslmode/sslrootcert).
+ */
+export interface StackTls {
+  /** The stack's own CA (PEM), which signed both servers' certificate. */
+  caFile: string
+  kafkaBrokers: string[]
+  kafkaSasl: { mechanism: 'scram-sha-512'; username: string; password: string }
+  /** postgres://...@localhost:PORT/ad_tracking?sslmode=verify-full&sslrootcert=<caFile> */
+  databaseUrl: string
+}
+
+/** <dataDir>/tls/<this>: the StackTls of the running stack, as JSON. */
+export const STACK_TLS_FILE = 'connections.json'
+
 export interface Stack {
   postgres: PostgresServer
   redis: RedisServer
   kafka: KafkaServer
+  tls: StackTls
   /** Stops all three (in parallel); resolves once every one has exited. */
   stop(): Promise<void>
 }
@@ -45,8 +68,9 @@ export interface Stack {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = opts.log ?? stderrLog
   await ensureBinaries(log)
+  const tls = await ensureTlsMaterial(join(opts.dataDir, 'tls'), log)
   const started = await Promise.allSettled([
-    startPostgres({ dataDir: join(opts.dataDir, 'postgres'), port: opts.ports.postgres, log }),
+    startPostgres({ dataDir: join(opts.dataDir, 'postgres'), port: opts.ports.postgres, tls, log }),
     startRedis({
       dataDir: join(opts.dataDir, 'redis'),
       port: opts.ports.redis,
@@ -57,16 +81,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       dataDir: join(opts.dataDir, 'kafka'),
       port: opts.ports.kafka,
       controllerPort: opts.ports.kafkaController,
+      tls: { port: opts.ports.kafkaTls, keystoreFile: tls.keystoreFile },
       log,
     }),
   ])
   const [postgres, redis, kafka] = started
   if (postgres.status === 'fulfilled' && redis.status === 'fulfilled' && kafka.status === 'fulfilled') {
     const servers = [postgres.value, redis.value, kafka.value]
+    const stackTls: StackTls = {
+      caFile: tls.caFile,
+      kafkaBrokers: kafka.value.tlsBrokers ?? [],
+      kafkaSasl: { ...LOCAL_KAFKA_SCRAM },
+      databaseUrl: postgres.value.tlsUrl ?? '',
+    }
+    // For tools that use a running stack rather than start one (TEST_STACK_TLS, deps' users).
+    await writeFile(join(opts.dataDir, 'tls', STACK_TLS_FILE), `${JSON.stringify(stackTls, null, 2)}\n`)
     return {
       postgres: postgres.value,
       redis: redis.value,
       kafka: kafka.value,
+      tls: stackTls,
       stop: () => stopAll(servers),
     }
   }

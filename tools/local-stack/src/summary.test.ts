@@ -7,6 +7,12 @@ const input = {
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/ad_tracking',
   redisUrl: 'redis://127.0.0.1:6379',
   kafkaBrokers: ['127.0.0.1:9092'],
+  tls: {
+    caFile: '/d/tls/ca.pem',
+    kafkaBrokers: ['localhost:9094'],
+    kafkaSasl: { mechanism: 'scram-sha-512' as const, username: 'adtrack', password: 'pw' },
+    databaseUrl: 'postgres://postgres:password@localhost:5432/ad_tracking?sslmode=verify-full',
+  },
   logs: { services: '/tmp/s', postgres: '/tmp/p', redis: '/tmp/r', kafka: '/tmp/k' },
 }
 

@@ -1,10 +1,14 @@
 import type { StackCliPorts } from './cli-settings.js'
+import type { StackTls } from './stack.js'
 
 export interface SummaryInput {
   ports: StackCliPorts
   postgresUrl: string
   redisUrl: string
   kafkaBrokers: string[]
+  tls: StackTls
+  /** STACK_TLS: the services were given the TLS addresses. */
+  servicesUseTls?: boolean
   /** gateway: the directory of nginx's log and access log, only in `up`. */
   logs: { services: string; postgres: string; redis: string; kafka: string; gateway?: string }
 }
@@ -16,7 +20,22 @@ function dependencyRows(input: SummaryInput): string[] {
     row('postgres', `${input.postgresUrl}   log: ${input.logs.postgres}`),
     row('redis', `${input.redisUrl}   log: ${input.logs.redis}`),
     row('kafka', `${input.kafkaBrokers.join(',')}   log: ${input.logs.kafka}`),
+    row('kafka TLS', `${input.tls.kafkaBrokers.join(',')}   SASL_SSL, ${scram(input.tls)}`),
+    row('postgres TLS', input.tls.databaseUrl),
+    row('TLS CA', input.tls.caFile),
   ]
+}
+
+const scram = (tls: StackTls) =>
+  `${tls.kafkaSasl.mechanism} user ${tls.kafkaSasl.username} password ${tls.kafkaSasl.password}`
+
+/** The variables that point a service at the TLS listeners. */
+function tlsExports(tls: StackTls): string {
+  return [
+    `  export DATABASE_URL='${tls.databaseUrl}' KAFKA_BROKERS=${tls.kafkaBrokers.join(',')}`,
+    `  export KAFKA_TLS_CA_FILE=${tls.caFile} KAFKA_SASL_MECHANISM=${tls.kafkaSasl.mechanism}`,
+    `  export KAFKA_SASL_USERNAME=${tls.kafkaSasl.username} KAFKA_SASL_PASSWORD=${tls.kafkaSasl.password}`,
+  ].join('\n')
 }
 
 /** What `up` prints once everything is ready. */
@@ -33,6 +52,12 @@ export function upSummary(input: SummaryInput): string {
     row('ingest-api', `${local(ports.ingest)}   metrics ${local(ports.ingestMetrics, '/metrics')}`),
     row('analytics-api', `${local(ports.analytics)}   metrics ${local(ports.analyticsMetrics, '/metrics')}`),
     row('click-worker', `metrics ${local(ports.workerMetrics, '/metrics')}`),
+    row(
+      'connections',
+      input.servicesUseTls
+        ? 'services use Kafka TLS + SCRAM and Postgres TLS (STACK_TLS=true)'
+        : 'services use plain Kafka and Postgres (STACK_TLS=true for TLS)',
+    ),
     ...dependencyRows(input),
     row('service logs', input.logs.services),
     ...(input.logs.gateway ? [row('gateway logs', `${input.logs.gateway}/nginx.log, access.log`)] : []),
@@ -58,6 +83,9 @@ export function depsSummary(input: SummaryInput): string {
     'Run services against them with:',
     `  export DATABASE_URL=${input.postgresUrl} REDIS_URL=${input.redisUrl} KAFKA_BROKERS=${input.kafkaBrokers.join(',')}`,
     '  npm run migrate && npm run seed',
+    '',
+    'Or over TLS, as production connects (Kafka SASL_SSL with SCRAM, Postgres verify-full):',
+    tlsExports(input.tls),
     '',
     'Ctrl-C to stop',
     '',

@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path'
  * Programs the stack and its tests run that come from the operating system rather than from npm or Maven
  * (Chromium: the browser test's player).
  */
-export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven' | 'nginx' | 'chromium'
+export type SystemTool = 'postgres' | 'redis' | 'java' | 'maven' | 'nginx' | 'chromium' | 'openssl'
 
 /** The Debian package that provides each tool. */
 export const APT_PACKAGE: Record<SystemTool, string> = {
@@ -15,6 +15,7 @@ export const APT_PACKAGE: Record<SystemTool, string> = {
   maven: 'maven',
   nginx: 'nginx',
   chromium: 'chromium',
+  openssl: 'openssl',
 }
 
 /** How each tool is named to a person, and its Homebrew formula. */
@@ -25,6 +26,7 @@ export const TOOL_LABEL: Record<SystemTool, { name: string; brew: string }> = {
   maven: { name: 'Maven', brew: 'maven' },
   nginx: { name: 'nginx', brew: 'nginx' },
   chromium: { name: 'Chromium', brew: '--cask chromium' },
+  openssl: { name: 'OpenSSL', brew: 'openssl' },
 }
 
 const POSTGRES_PROGRAMS = ['postgres', 'initdb', 'pg_isready', 'psql']
@@ -42,6 +44,8 @@ export function locateTool(tool: SystemTool): string | undefined {
     }
     case 'maven':
       return findOnPath('mvn')
+    case 'openssl':
+      return findOnPath('openssl')
     case 'nginx':
       // Debian puts it in /usr/sbin, which is not on an ordinary user's PATH.
       return findOnPath('nginx') ?? (isExecutable('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined)

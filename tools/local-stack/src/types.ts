@@ -27,6 +27,8 @@ export interface ManagedProcess {
 export interface PostgresServer extends ManagedProcess {
   /** postgres://postgres:password@127.0.0.1:PORT/ad_tracking (the database exists). */
   readonly url: string
+  /** The same database over TLS, verify-full against the stack's CA, when started with TLS. */
+  readonly tlsUrl: string | undefined
 }
 
 export interface RedisServer extends ManagedProcess {
@@ -37,4 +39,6 @@ export interface RedisServer extends ManagedProcess {
 export interface KafkaServer extends ManagedProcess {
   /** ['127.0.0.1:PORT'] */
   readonly brokers: string[]
+  /** ['localhost:TLS_PORT']: SASL_SSL with SCRAM (LOCAL_KAFKA_SCRAM), when started with a TLS listener. */
+  readonly tlsBrokers: string[] | undefined
 }

@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { StackTls } from '@adtrack/local-stack'
 import type { TestProject } from 'vitest/node'
 import type { StackInfo } from './stack-info.js'
 
 /**
  * Brings up Kafka, Postgres and Redis once for the integration tests, by the first way that works:
- *  1. services named by TEST_DATABASE_URL, TEST_REDIS_URL and TEST_KAFKA_BROKERS (all three set);
+ *  1. services named by TEST_DATABASE_URL, TEST_REDIS_URL and TEST_KAFKA_BROKERS (all three set), with
+ *     TEST_STACK_TLS naming a local stack's <data>/tls/connections.json for its TLS listeners;
  *  2. testcontainers, when a Docker engine is reachable;
  *  3. the native stack (@adtrack/local-stack) on free ports in a temporary directory.
  * Tests isolate themselves inside it: each file gets its own database, topic, group and key prefix.
@@ -21,6 +23,9 @@ export default async function setup(project: TestProject) {
       databaseUrl: TEST_DATABASE_URL,
       redisUrl: TEST_REDIS_URL,
       kafkaBrokers: TEST_KAFKA_BROKERS.split(','),
+      ...(process.env.TEST_STACK_TLS
+        ? { tls: JSON.parse(await readFile(process.env.TEST_STACK_TLS, 'utf8')) as StackTls }
+        : {}),
       kind: 'external',
     } satisfies StackInfo)
     return
@@ -48,6 +53,7 @@ export default async function setup(project: TestProject) {
     databaseUrl: stack.postgres.url,
     redisUrl: stack.redis.url,
     kafkaBrokers: stack.kafka.brokers,
+    tls: stack.tls,
     kind: 'native',
   } satisfies StackInfo)
   return async () => {

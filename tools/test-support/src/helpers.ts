@@ -1,11 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import { createSql, migrate, type Sql } from '@adtrack/db'
+import type { StackTls } from '@adtrack/local-stack'
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 import { inject } from 'vitest'
 import type { StackInfo } from './stack-info.js'
 
 export function stack(): StackInfo {
   return inject('stack')
+}
+
+/** The stack's TLS listeners (Kafka SASL_SSL with SCRAM, PostgreSQL verify-full); an error if it has none. */
+export function stackTls(): StackTls {
+  const tls = stack().tls
+  if (!tls) {
+    throw new Error(
+      "this test stack has no TLS listeners: run the tests on the native stack, or set TEST_STACK_TLS to a running stack's <data>/tls/connections.json",
+    )
+  }
+  return tls
 }
 
 /**

@@ -1,8 +1,15 @@
+import type { StackTls } from '@adtrack/local-stack'
+
 /** Where the integration tests' Kafka, Postgres and Redis are. */
 export interface StackInfo {
   databaseUrl: string
   redisUrl: string
   kafkaBrokers: string[]
+  /**
+   * The same servers over TLS (Kafka SASL_SSL with SCRAM, PostgreSQL verify-full): the native stack's,
+   * or an external one's from TEST_STACK_TLS (its <data>/tls/connections.json).
+   */
+  tls?: StackTls
   kind: 'external' | 'containers' | 'native'
 }
 

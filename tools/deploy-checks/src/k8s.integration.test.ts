@@ -508,8 +508,9 @@ describe.each(OVERLAYS)('%s overlay', (overlay) => {
           'strimzi-kafka',
           'kafka',
           { 'strimzi.io/cluster': 'ad-tracking', 'strimzi.io/kind': 'Kafka' },
-          // The pods listen on both; the services may reach the tls listener alone.
-          { plain: 9092, tls: 9093 },
+          // The brokers' replication port (9091) and the tls listener, and the old plaintext port: only the
+          // tls listener may be reached.
+          { replication: 9091, plain: 9092, tls: 9093 },
         ),
         { name: 'managed-redis', ip: '10.10.0.5', ports: { redis: 6379 } },
         { name: 'kube-apiserver', ip: '172.20.0.1', ports: { https: 443, alt: 6443 } },

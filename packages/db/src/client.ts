@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
+import { PemFileError, pemCertificateFile, withCurrentCa } from './pem-file.js'
 
 export type Sql = postgres.Sql
 
@@ -56,28 +56,20 @@ export function databaseTls(url: string): { url: string; ssl?: ConnectionOptions
     if (rootCert !== null && rootCert !== 'system') params.delete('sslrootcert')
     return { url: parsed.toString() }
   }
-  let ca: string | undefined
-  if (rootCert !== null) {
-    try {
-      ca = readFileSync(rootCert, 'utf8')
-    } catch (err) {
-      throw new DatabaseUrlError(`DATABASE_URL: sslrootcert cannot be read: ${(err as Error).message}`)
-    }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new DatabaseUrlError(`DATABASE_URL: sslrootcert ${rootCert} holds no PEM certificate`)
-    }
+  let ca: (() => string) | undefined
+  try {
+    ca = rootCert === null ? undefined : pemCertificateFile(rootCert, 'DATABASE_URL: sslrootcert')
+  } catch (err) {
+    throw err instanceof PemFileError ? new DatabaseUrlError(err.message) : err
   }
   params.delete('sslmode')
   params.delete('sslrootcert')
-  return {
-    url: parsed.toString(),
-    ssl: {
-      rejectUnauthorized: true,
-      ...(ca === undefined ? {} : { ca }),
-      // verify-ca: any certificate the CA signed, whatever host it names.
-      ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
-    },
+  const ssl: ConnectionOptions = {
+    rejectUnauthorized: true,
+    // verify-ca: any certificate the CA signed, whatever host it names.
+    ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
   }
+  return { url: parsed.toString(), ssl: ca ? withCurrentCa(ssl, ca) : ssl }
 }
 
 /** A postgres.js pool with the settings every service uses. */

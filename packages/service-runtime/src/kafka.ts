@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { KafkaConnectionConfig } from '@adtrack/contracts'
+// NOTE: the CA file rule (read at start, re-read for each connection) is the database's too: one place.
+import { PemFileError, pemCertificateFile, withCurrentCa } from '@adtrack/db'
 import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs'
 import type { Logger } from 'pino'
 import { ConfigError } from './config.js'
@@ -28,6 +29,7 @@ function pinoLogCreator(logger: Logger): logCreator {
 /**
  * kafkajs's `ssl` and `sasl` from the Kafka settings (KAFKA_TLS*, KAFKA_SASL_*). Reads the CA file, so
  * a missing or unreadable one stops the start; throws a ConfigError naming every variable that is wrong.
+ * Each new connection then reads the CA file again (pemCertificateFile), so a renewed CA needs no restart.
  * NOTE: TLS verifies the brokers' certificates and host names always (there is no switch to skip it);
  * a private CA (Strimzi's cluster CA) goes in KAFKA_TLS_CA_FILE.
  */
@@ -35,15 +37,13 @@ export function kafkaSecurity(config: KafkaConnectionConfig): Pick<KafkaConfig, 
   const problems: string[] = []
   const caFile = config.KAFKA_TLS_CA_FILE
   const tls = config.KAFKA_TLS || caFile !== ''
-  let ca: string | undefined
+  let ca: (() => string) | undefined
   if (caFile !== '') {
     try {
-      ca = readFileSync(caFile, 'utf8')
-      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-        problems.push(`KAFKA_TLS_CA_FILE ${caFile} holds no PEM certificate`)
-      }
+      ca = pemCertificateFile(caFile, 'KAFKA_TLS_CA_FILE')
     } catch (err) {
-      problems.push(`KAFKA_TLS_CA_FILE cannot be read: ${(err as Error).message}`)
+      if (!(err instanceof PemFileError)) throw err
+      problems.push(err.message)
     }
   }
   const mechanism = config.KAFKA_SASL_MECHANISM
@@ -63,8 +63,9 @@ export function kafkaSecurity(config: KafkaConnectionConfig): Pick<KafkaConfig, 
     }
   }
   if (problems.length > 0) throw new ConfigError(problems)
+  const readCa = ca
   return {
-    ...(tls ? { ssl: ca === undefined ? true : { ca: [ca] } } : {}),
+    ...(tls ? { ssl: readCa === undefined ? true : withCurrentCa({}, () => [readCa()]) } : {}),
     ...(mechanism === '' ? {} : { sasl: { mechanism, username, password } as SASLOptions }),
   }
 }

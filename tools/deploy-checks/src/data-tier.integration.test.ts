@@ -50,7 +50,7 @@ describe('the data tier', () => {
     }
   })
 
-  it('PostgreSQL replicates synchronously, backs up to object storage, runs a pinned image', () => {
+  it('PostgreSQL replicates synchronously, backs up to object storage, runs a pinned image, refuses clients without TLS', () => {
     expect(checkPostgresCluster(dataTier.objects, CLUSTER)).toEqual([])
   })
 

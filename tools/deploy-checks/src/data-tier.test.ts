@@ -197,6 +197,32 @@ describe('checkPostgresCluster', () => {
   })
 })
 
+describe('checkPostgresCluster: clear connections', () => {
+  const refused =
+    'Cluster: pg_hba lets TCP clients in without TLS (needs hostnossl all all all reject before any host or hostnossl line)'
+  const withRules = (pgHba: string[] | undefined) => {
+    const objects = copy(postgres)
+    one(objects, 'Cluster').spec.postgresql.pg_hba = pgHba
+    return checkPostgresCluster(objects, 'ad-tracking-pg')
+  }
+
+  it('refuses a Cluster without the reject rule: CloudNativePG then lets any TCP client in without TLS', () => {
+    expect(withRules(undefined)).toEqual([refused])
+    expect(withRules([])).toEqual([refused])
+  })
+
+  it('refuses the reject rule behind a line that lets clear connections in first', () => {
+    expect(withRules(['host app app 10.0.0.0/8 scram-sha-256', 'hostnossl all all all reject'])).toEqual([
+      refused,
+    ])
+    expect(withRules(['hostnossl all all 10.0.0.0/8 reject'])).toEqual([refused])
+  })
+
+  it('takes the rule however it is spaced, and behind lines that need TLS', () => {
+    expect(withRules(['hostssl app app all scram-sha-256', '  hostnossl  all\tall all   reject'])).toEqual([])
+  })
+})
+
 describe('serverCertificateNames', () => {
   it("names the Cluster's Services in every form, then the Pooler's from serverAltDNSNames", () => {
     const names = serverCertificateNames(one(postgres, 'Cluster'))

@@ -4,8 +4,9 @@ import { containerEnvironment, type K8sObject, podTemplate } from './k8s.js'
 import type { ServiceName } from './paths.js'
 
 // What the schemas cannot see in deploy/k8s/data-tier and the prod overlay's Pooler: the promises the
-// data tier must keep (synchronous replication, backups, replicated topics), the connection budget, and,
-// for Strimzi, whose CRD schemas no registry the checks reach publishes, a narrower structural check.
+// data tier must keep (synchronous replication, backups, replicated topics, no client without TLS), the
+// connection budget, and, for Strimzi, whose CRD schemas no registry the checks reach publishes, a
+// narrower structural check.
 
 // --- Strimzi, structurally --------------------------------------------------------------------------
 
@@ -318,7 +319,26 @@ export function checkStrimzi(objects: K8sObject[], expect: KafkaExpectations): s
 
 // --- CloudNativePG: what exactly-once needs ----------------------------------------------------------
 
-/** Problems with the CloudNativePG Cluster: synchronous replication, backups, a pinned image. */
+/** The pg_hba.conf line that refuses every TCP connection without TLS. */
+const REJECT_CLEAR_CONNECTIONS = 'hostnossl all all all reject'
+
+/**
+ * Whether a Cluster's pg_hba refuses every TCP connection without TLS. CloudNativePG 1.28 puts these lines
+ * between its fixed rules (local and hostssl only) and its catch-all `host all all all <method>`;
+ * PostgreSQL takes the first line that matches, so the reject must come before any of these lines a clear
+ * TCP connection could match (host or hostnossl).
+ */
+function refusesClearConnections(pgHba: string[]): boolean {
+  const fields = (line: string) => line.trim().split(/\s+/)
+  const reject = pgHba.findIndex((line) => fields(line).join(' ') === REJECT_CLEAR_CONNECTIONS)
+  const firstClear = pgHba.findIndex((line) => ['host', 'hostnossl'].includes(fields(line)[0] ?? ''))
+  return reject >= 0 && reject === firstClear
+}
+
+/**
+ * Problems with the CloudNativePG Cluster: synchronous replication, backups, a pinned image, and no TCP
+ * connection without TLS.
+ */
 export function checkPostgresCluster(objects: K8sObject[], name: string): string[] {
   const cluster = objects.find((o) => o.kind === 'Cluster' && o.metadata.name === name)
   if (!cluster) return [`no CloudNativePG Cluster ${name}`]
@@ -338,6 +358,10 @@ export function checkPostgresCluster(objects: K8sObject[], name: string): string
     )
   if (!/:[0-9]+\.[0-9]+[^:/@]*@sha256:[0-9a-f]{64}$/.test(spec.imageName ?? ''))
     problems.push(`Cluster: image ${spec.imageName} is not pinned to a minor version and a digest`)
+  if (!refusesClearConnections(spec.postgresql?.pg_hba ?? []))
+    problems.push(
+      `Cluster: pg_hba lets TCP clients in without TLS (needs ${REJECT_CLEAR_CONNECTIONS} before any host or hostnossl line)`,
+    )
   if (!spec.backup?.barmanObjectStore && !spec.plugins?.length)
     problems.push('Cluster: no backups to object storage')
   const scheduled = objects.filter((o) => o.kind === 'ScheduledBackup' && o.spec.cluster?.name === name)

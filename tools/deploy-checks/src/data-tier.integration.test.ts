@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import {
+  checkPoolerTls,
   checkPostgresCluster,
   checkStrimzi,
   connectionBudget,
@@ -52,6 +53,10 @@ describe('the data tier', () => {
 
   it('PostgreSQL replicates synchronously, backs up to object storage, runs a pinned image, refuses clients without TLS', () => {
     expect(checkPostgresCluster(dataTier.objects, CLUSTER)).toEqual([])
+  })
+
+  it("prod's Pooler refuses clients without TLS and reaches the Cluster over TLS", () => {
+    expect(checkPoolerTls(prod.objects, `${CLUSTER}-pooler-rw`)).toEqual([])
   })
 
   // The environment prod gives a service's own container.

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
+  checkPoolerTls,
   checkPostgresCluster,
   checkStrimzi,
   kafkaClientGrants,
@@ -15,12 +16,14 @@ import { k8sDir } from './paths.js'
 
 let strimzi: K8sObject[]
 let postgres: K8sObject[]
+let pooler: K8sObject[]
 beforeAll(async () => {
   strimzi = [
     ...(await readManifests(join(k8sDir, 'data-tier/strimzi.yaml'))).objects,
     ...(await readManifests(join(k8sDir, 'data-tier/kafka-users.yaml'))).objects,
   ]
   postgres = (await readManifests(join(k8sDir, 'data-tier/cloudnativepg.yaml'))).objects
+  pooler = (await readManifests(join(k8sDir, 'overlays/prod/pooler.yaml'))).objects
 })
 
 // The KafkaUser of each client, as overlays/prod uses them (data-tier.integration.test.ts derives this
@@ -220,6 +223,28 @@ describe('checkPostgresCluster: clear connections', () => {
 
   it('takes the rule however it is spaced, and behind lines that need TLS', () => {
     expect(withRules(['hostssl app app all scram-sha-256', '  hostnossl  all\tall all   reject'])).toEqual([])
+  })
+})
+
+describe('checkPoolerTls', () => {
+  it('accepts the prod Pooler as written', () => {
+    expect(checkPoolerTls(pooler, 'ad-tracking-pg-pooler-rw')).toEqual([])
+  })
+
+  it("refuses CloudNativePG's default, prefer, which lets clients in without TLS", () => {
+    const objects = copy(pooler)
+    delete one(objects, 'Pooler').spec.pgbouncer.parameters.client_tls_sslmode
+    expect(checkPoolerTls(objects, 'ad-tracking-pg-pooler-rw')).toEqual([
+      'Pooler: client_tls_sslmode prefer (require refuses clients without TLS)',
+    ])
+  })
+
+  it('refuses server connections without TLS, which the Cluster would refuse', () => {
+    const objects = copy(pooler)
+    one(objects, 'Pooler').spec.pgbouncer.parameters.server_tls_sslmode = 'prefer'
+    expect(checkPoolerTls(objects, 'ad-tracking-pg-pooler-rw')).toEqual([
+      'Pooler: server_tls_sslmode prefer (the Cluster refuses connections without TLS)',
+    ])
   })
 })
 

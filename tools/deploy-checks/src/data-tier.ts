@@ -370,6 +370,27 @@ export function checkPostgresCluster(objects: K8sObject[], name: string): string
 }
 
 /**
+ * Problems with the TLS of a CloudNativePG Pooler. PgBouncer must refuse clients without TLS:
+ * client_tls_sslmode require (CloudNativePG 1.28 defaults it to prefer, which lets them in clear; verify-ca
+ * and verify-full would refuse the services too, which present no client certificate). Its own connections
+ * to the Cluster, which refuses clear ones, must use TLS: server_tls_sslmode, whose default there is
+ * verify-ca, no lower than require.
+ */
+export function checkPoolerTls(objects: K8sObject[], name: string): string[] {
+  const pooler = objects.find((o) => o.kind === 'Pooler' && o.metadata.name === name)
+  if (!pooler) return [`no CloudNativePG Pooler ${name}`]
+  const problems: string[] = []
+  const parameters: Record<string, string> = pooler.spec.pgbouncer?.parameters ?? {}
+  const client = parameters.client_tls_sslmode ?? 'prefer'
+  if (client !== 'require')
+    problems.push(`Pooler: client_tls_sslmode ${client} (require refuses clients without TLS)`)
+  const server = parameters.server_tls_sslmode ?? 'verify-ca'
+  if (!['require', 'verify-ca', 'verify-full'].includes(server))
+    problems.push(`Pooler: server_tls_sslmode ${server} (the Cluster refuses connections without TLS)`)
+  return problems
+}
+
+/**
  * The DNS names in the server certificate CloudNativePG 1.28 issues for a Cluster (GetClusterAltDNSNames):
  * each of its Services -rw, -r and -ro as <service>, <service>.<namespace>, <service>.<namespace>.svc and
  * <service>.<namespace>.svc.cluster.local (the operator's default cluster domain), then

@@ -9,7 +9,7 @@ import {
   startOpsServer,
 } from '@adtrack/service-runtime'
 import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
-import { createRedis } from '@adtrack/service-runtime/redis'
+import { createRedis, redisTls } from '@adtrack/service-runtime/redis'
 import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
 import { Registry } from 'prom-client'
@@ -22,6 +22,7 @@ const config = loadConfigOrExit('analytics-api', AnalyticsConfig, process.env, (
   loadTrackingKeys(c)
   trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
   databaseTls(c.DATABASE_URL)
+  redisTls(c.REDIS_URL, c.REDIS_TLS_CA_FILE)
 })
 
 const logger = createLogger('analytics-api', config.LOG_LEVEL)
@@ -33,7 +34,7 @@ const registry = new Registry()
 registry.setDefaultLabels({ service: 'analytics-api' })
 registerRuntimeMetrics(registry)
 const sql = createSql(config.DATABASE_URL, databaseOptions(config, 'analytics-api'))
-const redis = createRedis(config.REDIS_URL)
+const redis = createRedis(config.REDIS_URL, { caFile: config.REDIS_TLS_CA_FILE })
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 
 // NOTE: either store can answer reads (Postgres alone while Redis is down), so the service stays ready

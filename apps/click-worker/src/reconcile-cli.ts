@@ -5,17 +5,20 @@
 import { redisKeys, WorkerConfig } from '@adtrack/contracts'
 import { createSql, databaseOptions, databaseTls } from '@adtrack/db'
 import { loadConfigOrExit } from '@adtrack/service-runtime'
-import { createRedis } from '@adtrack/service-runtime/redis'
+import { createRedis, redisTls } from '@adtrack/service-runtime/redis'
 import { ReconcileBusyError, reconcileCounts } from './reconcile.js'
 
 const dryRun = process.argv.includes('--dry-run')
-const config = loadConfigOrExit('reconcile', WorkerConfig, process.env, (c) => databaseTls(c.DATABASE_URL))
+const config = loadConfigOrExit('reconcile', WorkerConfig, process.env, (c) => {
+  databaseTls(c.DATABASE_URL)
+  redisTls(c.REDIS_URL, c.REDIS_TLS_CA_FILE)
+})
 // Two connections at most: one run of a few queries, beside the worker's own pools.
 const sql = createSql(config.DATABASE_URL, {
   ...databaseOptions(config, 'reconcile'),
   max: Math.min(2, config.DATABASE_POOL_MAX),
 })
-const redis = createRedis(config.REDIS_URL)
+const redis = createRedis(config.REDIS_URL, { caFile: config.REDIS_TLS_CA_FILE })
 try {
   process.stderr.write(
     `reconciling Redis counts for topic ${config.KAFKA_TOPIC} against Postgres${dryRun ? ' (dry run)' : ''}\n`,

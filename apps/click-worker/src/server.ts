@@ -8,7 +8,7 @@ import {
   startOpsServer,
 } from '@adtrack/service-runtime'
 import { createKafka, ensureTopic, kafkaSecurity } from '@adtrack/service-runtime/kafka'
-import { createRedis } from '@adtrack/service-runtime/redis'
+import { createRedis, redisTls } from '@adtrack/service-runtime/redis'
 import closeWithGrace from 'close-with-grace'
 import { buildWorker } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
@@ -18,13 +18,14 @@ import { ReconcileJob } from './reconcile-job.js'
 const config = loadConfigOrExit('click-worker', WorkerConfig, process.env, (c) => {
   kafkaSecurity(c)
   databaseTls(c.DATABASE_URL)
+  redisTls(c.REDIS_URL, c.REDIS_TLS_CA_FILE)
 })
 
 const logger = createLogger('click-worker', config.LOG_LEVEL)
 routeProcessWarnings(logger)
 const metrics = createWorkerMetrics()
 const sql = createSql(config.DATABASE_URL, databaseOptions(config, 'click-worker'))
-const redis = createRedis(config.REDIS_URL)
+const redis = createRedis(config.REDIS_URL, { caFile: config.REDIS_TLS_CA_FILE })
 redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'))
 const kafka = createKafka({ connection: config, clientId: config.KAFKA_CLIENT_ID, logger })
 const worker = buildWorker(

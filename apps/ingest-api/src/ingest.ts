@@ -93,7 +93,9 @@ export async function createIngest(config: IngestConfig, overrides: IngestOverri
   // The rate limit's shared counters. failFast: while Redis is away the limit is skipped at once rather
   // than every click waiting on a reconnect.
   const rateLimitRedis =
-    config.RATE_LIMIT_MAX > 0 ? createRedis(config.REDIS_URL, { failFast: true }) : undefined
+    config.RATE_LIMIT_MAX > 0
+      ? createRedis(config.REDIS_URL, { failFast: true, caFile: config.REDIS_TLS_CA_FILE })
+      : undefined
   rateLimitRedis?.on('error', (err) =>
     logger.warn({ err: err.message }, 'rate-limit redis unavailable; limit skipped'),
   )

@@ -8,6 +8,7 @@ import {
 } from '@adtrack/service-runtime'
 import { loadTrackingKeys } from '@adtrack/service-runtime/impression-token'
 import { kafkaSecurity } from '@adtrack/service-runtime/kafka'
+import { redisTls } from '@adtrack/service-runtime/redis'
 import { trackingCorsOrigin } from '@adtrack/service-runtime/tracking-cors'
 import closeWithGrace from 'close-with-grace'
 import { createIngest } from './ingest.js'
@@ -19,6 +20,7 @@ const config = loadConfigOrExit('ingest-api', IngestConfig, process.env, (c) => 
   trackingCorsOrigin(c.TRACKING_CORS_ORIGINS)
   kafkaSecurity(c)
   databaseTls(c.DATABASE_URL)
+  redisTls(c.REDIS_URL, c.REDIS_TLS_CA_FILE)
 })
 
 const logger = createLogger('ingest-api', config.LOG_LEVEL)

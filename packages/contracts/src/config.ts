@@ -51,6 +51,12 @@ const REDIS_URL = Type.String({
   default: 'redis://localhost:6379',
   description: 'Redis URL (redis://host:port/db) or host:port.',
 })
+const REDIS_TLS_CA_FILE = Type.String({
+  default: '',
+  maxLength: 4096,
+  description:
+    "PEM file of the CA that signs Redis's certificate, for a rediss:// REDIS_URL (a private CA); empty: Node.js's bundled CAs.",
+})
 const KAFKA_BROKERS = Type.String({
   pattern: '^[^,\\s]+(,[^,\\s]+)*$',
   default: 'localhost:9092',
@@ -186,6 +192,7 @@ export const IngestConfig = Type.Object({
     description:
       'Redis shared by ingest-api pods for the per-IP rate limit (redis://host:port/db or host:port).',
   }),
+  REDIS_TLS_CA_FILE,
   RATE_LIMIT_MAX: Type.Integer({
     minimum: 0,
     default: 600,
@@ -303,6 +310,7 @@ export const WorkerConfig = Type.Object({
   ),
   ...database(4),
   REDIS_URL,
+  REDIS_TLS_CA_FILE,
   REDIS_KEY_PREFIX,
   REPEAT_CLICK_WINDOW: Duration(
     '30s',
@@ -330,6 +338,7 @@ export const AnalyticsConfig = Type.Object({
   ...http,
   ...database(10),
   REDIS_URL,
+  REDIS_TLS_CA_FILE,
   REDIS_KEY_PREFIX,
   ...trackingTokens,
   PUBLIC_BASE_URL: Type.String({

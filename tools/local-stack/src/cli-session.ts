@@ -22,7 +22,7 @@ export interface SessionOptions {
   repoRoot: string
   dataDir: string
   ports: StackCliPorts
-  /** Services connect to Kafka and PostgreSQL over TLS (STACK_TLS). */
+  /** Services connect to Kafka, PostgreSQL and Redis over TLS (STACK_TLS). */
   tls: boolean
   /** Progress lines. */
   say: Log
@@ -69,6 +69,7 @@ export class StackSession {
       ports: {
         postgres: ports.postgres,
         redis: ports.redis,
+        redisTls: ports.redisTls,
         kafka: ports.kafka,
         kafkaController: ports.kafkaController,
         kafkaTls: ports.kafkaTls,
@@ -89,13 +90,14 @@ export class StackSession {
     const deps: DependencyAddresses = this.opts.tls
       ? {
           databaseUrl: stack.tls.databaseUrl,
-          redisUrl: stack.redis.url,
+          redisUrl: stack.tls.redisUrl,
           kafkaBrokers: stack.tls.kafkaBrokers,
-          kafkaTls: { caFile: stack.tls.caFile, sasl: stack.tls.kafkaSasl },
+          tls: { caFile: stack.tls.caFile, kafkaSasl: stack.tls.kafkaSasl },
         }
       : { databaseUrl: stack.postgres.url, redisUrl: stack.redis.url, kafkaBrokers: stack.kafka.brokers }
-    if (this.opts.tls)
-      say('STACK_TLS: the services connect to Kafka (SASL_SSL, SCRAM) and PostgreSQL over TLS')
+    if (this.opts.tls) {
+      say('STACK_TLS: the services connect to Kafka (SASL_SSL, SCRAM), PostgreSQL and Redis over TLS')
+    }
     await this.#migrateAndSeed(deps.databaseUrl)
     this.#checkpoint()
     await this.#startServices(deps, logDir)

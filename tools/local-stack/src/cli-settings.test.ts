@@ -6,6 +6,7 @@ describe('readPorts', () => {
     expect(readPorts({})).toEqual({
       postgres: 5432,
       redis: 6379,
+      redisTls: 6380,
       kafka: 9092,
       kafkaController: 9093,
       kafkaTls: 9094,

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 export const PORT_SETTINGS = [
   { key: 'postgres', variable: 'STACK_POSTGRES_PORT', fallback: 5432, purpose: 'Postgres' },
   { key: 'redis', variable: 'STACK_REDIS_PORT', fallback: 6379, purpose: 'Redis' },
+  { key: 'redisTls', variable: 'STACK_REDIS_TLS_PORT', fallback: 6380, purpose: 'Redis TLS' },
   { key: 'kafka', variable: 'STACK_KAFKA_PORT', fallback: 9092, purpose: 'Kafka' },
   {
     key: 'kafkaController',
@@ -43,6 +44,7 @@ export type PortSetting = (typeof PORT_SETTINGS)[number]
 export const DEPENDENCY_PORT_KEYS: readonly PortKey[] = [
   'postgres',
   'redis',
+  'redisTls',
   'kafka',
   'kafkaController',
   'kafkaTls',
@@ -67,8 +69,8 @@ export function readPorts(env: NodeJS.ProcessEnv): StackCliPorts {
 }
 
 /**
- * STACK_TLS: whether `up` connects the services to Kafka and PostgreSQL over TLS (Kafka's SASL_SSL
- * listener with SCRAM, PostgreSQL with sslmode=verify-full), as production does. The TLS listeners run
+ * STACK_TLS: whether `up` connects the services to Kafka, PostgreSQL and Redis over TLS (Kafka's SASL_SSL
+ * listener with SCRAM, PostgreSQL with sslmode=verify-full, Redis's TLS port), as production does. The TLS listeners run
  * either way; this only chooses what the services use.
  */
 export function readTlsSetting(env: NodeJS.ProcessEnv): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { redisArgs, redisUrl } from './redis-config.js'
+import { redisArgs, redisTlsUrl, redisUrl } from './redis-config.js'
 
 const option = (args: string[], name: string) => args[args.indexOf(name) + 1]
 
@@ -28,5 +28,21 @@ describe('redisArgs', () => {
 
   it('builds the URL services use', () => {
     expect(redisUrl(6380)).toBe('redis://127.0.0.1:6380')
+  })
+
+  it('adds a TLS port with the certificate when asked, asking clients for none', () => {
+    const args = redisArgs({
+      port: 16379,
+      dataDir: '/r',
+      persist: false,
+      tls: { port: 16380, certFile: '/t/server.pem', keyFile: '/t/server.key' },
+    })
+    expect(option(args, '--port')).toBe('16379')
+    expect(option(args, '--tls-port')).toBe('16380')
+    expect(option(args, '--tls-cert-file')).toBe('/t/server.pem')
+    expect(option(args, '--tls-key-file')).toBe('/t/server.key')
+    expect(option(args, '--tls-auth-clients')).toBe('no')
+    expect(redisArgs({ port: 1, dataDir: '/r', persist: false })).not.toContain('--tls-port')
+    expect(redisTlsUrl(16380)).toBe('rediss://localhost:16380')
   })
 })

@@ -32,11 +32,15 @@ describe('serviceEnv', () => {
     })
   })
 
-  it('adds the Kafka TLS and SASL settings when the brokers are the TLS listener (STACK_TLS)', () => {
+  it('adds the TLS settings (Kafka SASL too) when the addresses are the TLS ones (STACK_TLS)', () => {
     const tls = {
       ...deps,
       kafkaBrokers: ['localhost:9094'],
-      kafkaTls: { caFile: '/d/ca.pem', sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } },
+      redisUrl: 'rediss://localhost:6380',
+      tls: {
+        caFile: '/d/ca.pem',
+        kafkaSasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+      },
     }
     expect(serviceEnv(service('click-worker'), ports, tls, {})).toMatchObject({
       KAFKA_BROKERS: 'localhost:9094',
@@ -45,6 +49,8 @@ describe('serviceEnv', () => {
       KAFKA_SASL_MECHANISM: 'scram-sha-512',
       KAFKA_SASL_USERNAME: 'u',
       KAFKA_SASL_PASSWORD: 'p',
+      REDIS_URL: 'rediss://localhost:6380',
+      REDIS_TLS_CA_FILE: '/d/ca.pem',
     })
     expect(serviceEnv(service('click-worker'), ports, deps, {}).KAFKA_TLS).toBeUndefined()
   })

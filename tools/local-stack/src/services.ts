@@ -25,8 +25,11 @@ export interface DependencyAddresses {
   databaseUrl: string
   redisUrl: string
   kafkaBrokers: string[]
-  /** Kafka's TLS and SASL settings, when kafkaBrokers is the SASL_SSL listener (STACK_TLS). */
-  kafkaTls?: { caFile: string; sasl: { mechanism: string; username: string; password: string } }
+  /**
+   * When the addresses are the TLS ones (STACK_TLS): the CA that signed them all (KAFKA_TLS_CA_FILE,
+   * REDIS_TLS_CA_FILE; DATABASE_URL names it itself) and Kafka's SASL user.
+   */
+  tls?: { caFile: string; kafkaSasl: { mechanism: string; username: string; password: string } }
 }
 
 /**
@@ -47,13 +50,14 @@ export function serviceEnv(
     REDIS_URL: deps.redisUrl,
     KAFKA_BROKERS: deps.kafkaBrokers.join(','),
     KAFKA_TOPIC: baseEnv.KAFKA_TOPIC || 'ad-clicks',
-    ...(deps.kafkaTls
+    ...(deps.tls
       ? {
           KAFKA_TLS: 'true',
-          KAFKA_TLS_CA_FILE: deps.kafkaTls.caFile,
-          KAFKA_SASL_MECHANISM: deps.kafkaTls.sasl.mechanism,
-          KAFKA_SASL_USERNAME: deps.kafkaTls.sasl.username,
-          KAFKA_SASL_PASSWORD: deps.kafkaTls.sasl.password,
+          KAFKA_TLS_CA_FILE: deps.tls.caFile,
+          KAFKA_SASL_MECHANISM: deps.tls.kafkaSasl.mechanism,
+          KAFKA_SASL_USERNAME: deps.tls.kafkaSasl.username,
+          KAFKA_SASL_PASSWORD: deps.tls.kafkaSasl.password,
+          REDIS_TLS_CA_FILE: deps.tls.caFile,
         }
       : {}),
     LOG_LEVEL: baseEnv.LOG_LEVEL || 'info',

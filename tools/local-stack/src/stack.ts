@@ -13,6 +13,8 @@ import type { KafkaServer, ManagedProcess, PostgresServer, RedisServer } from '.
 export interface StackPorts {
   postgres: number
   redis: number
+  /** Redis's TLS port. */
+  redisTls: number
   kafka: number
   kafkaController: number
   /** Kafka's SASL_SSL listener. */
@@ -24,6 +26,7 @@ export async function freeStackPorts(): Promise<StackPorts> {
   return {
     postgres: await freePort(),
     redis: await freePort(),
+    redisTls: await freePort(),
     kafka: await freePort(),
     kafkaController: await freePort(),
     kafkaTls: await freePort(),
@@ -41,7 +44,8 @@ export interface StackOptions {
 
 /**
  * How to reach the stack the way production does, over TLS with verification (and SCRAM for Kafka):
- * the settings the services take (KAFKA_TLS_CA_FILE, KAFKA_SASL_*, DATABASE_URL's sslmode/sslrootcert).
+ * the settings the services take (KAFKA_TLS_CA_FILE, KAFKA_SASL_*, DATABASE_URL's sslmode/sslrootcert,
+ * a rediss:// REDIS_URL with REDIS_TLS_CA_FILE).
  */
 export interface StackTls {
   /** The stack's own CA (PEM), which signed both servers' certificate. */
@@ -50,6 +54,8 @@ export interface StackTls {
   kafkaSasl: { mechanism: 'scram-sha-512'; username: string; password: string }
   /** postgres://...@localhost:PORT/ad_tracking?sslmode=verify-full&sslrootcert=<caFile> */
   databaseUrl: string
+  /** rediss://localhost:PORT (REDIS_TLS_CA_FILE: caFile) */
+  redisUrl: string
 }
 
 /** <dataDir>/tls/<this>: the StackTls of the running stack, as JSON. */
@@ -75,6 +81,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       dataDir: join(opts.dataDir, 'redis'),
       port: opts.ports.redis,
       persist: opts.persistRedis,
+      tls: { port: opts.ports.redisTls, material: tls },
       log,
     }),
     startKafka({
@@ -93,6 +100,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       kafkaBrokers: kafka.value.tlsBrokers ?? [],
       kafkaSasl: { ...LOCAL_KAFKA_SCRAM },
       databaseUrl: postgres.value.tlsUrl ?? '',
+      redisUrl: redis.value.tlsUrl ?? '',
     }
     // For tools that use a running stack rather than start one (TEST_STACK_TLS, deps' users).
     await writeFile(join(opts.dataDir, 'tls', STACK_TLS_FILE), `${JSON.stringify(stackTls, null, 2)}\n`)

@@ -12,6 +12,7 @@ const input = {
     kafkaBrokers: ['localhost:9094'],
     kafkaSasl: { mechanism: 'scram-sha-512' as const, username: 'adtrack', password: 'pw' },
     databaseUrl: 'postgres://postgres:password@localhost:5432/ad_tracking?sslmode=verify-full',
+    redisUrl: 'rediss://localhost:6380',
   },
   logs: { services: '/tmp/s', postgres: '/tmp/p', redis: '/tmp/r', kafka: '/tmp/k' },
 }

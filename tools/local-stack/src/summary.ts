@@ -22,6 +22,7 @@ function dependencyRows(input: SummaryInput): string[] {
     row('kafka', `${input.kafkaBrokers.join(',')}   log: ${input.logs.kafka}`),
     row('kafka TLS', `${input.tls.kafkaBrokers.join(',')}   SASL_SSL, ${scram(input.tls)}`),
     row('postgres TLS', input.tls.databaseUrl),
+    row('redis TLS', input.tls.redisUrl),
     row('TLS CA', input.tls.caFile),
   ]
 }
@@ -33,6 +34,7 @@ const scram = (tls: StackTls) =>
 function tlsExports(tls: StackTls): string {
   return [
     `  export DATABASE_URL='${tls.databaseUrl}' KAFKA_BROKERS=${tls.kafkaBrokers.join(',')}`,
+    `  export REDIS_URL=${tls.redisUrl} REDIS_TLS_CA_FILE=${tls.caFile}`,
     `  export KAFKA_TLS_CA_FILE=${tls.caFile} KAFKA_SASL_MECHANISM=${tls.kafkaSasl.mechanism}`,
     `  export KAFKA_SASL_USERNAME=${tls.kafkaSasl.username} KAFKA_SASL_PASSWORD=${tls.kafkaSasl.password}`,
   ].join('\n')
@@ -55,8 +57,8 @@ export function upSummary(input: SummaryInput): string {
     row(
       'connections',
       input.servicesUseTls
-        ? 'services use Kafka TLS + SCRAM and Postgres TLS (STACK_TLS=true)'
-        : 'services use plain Kafka and Postgres (STACK_TLS=true for TLS)',
+        ? 'services use Kafka TLS + SCRAM, Postgres TLS and Redis TLS (STACK_TLS=true)'
+        : 'services use plain Kafka, Postgres and Redis (STACK_TLS=true for TLS)',
     ),
     ...dependencyRows(input),
     row('service logs', input.logs.services),
@@ -84,7 +86,7 @@ export function depsSummary(input: SummaryInput): string {
     `  export DATABASE_URL=${input.postgresUrl} REDIS_URL=${input.redisUrl} KAFKA_BROKERS=${input.kafkaBrokers.join(',')}`,
     '  npm run migrate && npm run seed',
     '',
-    'Or over TLS, as production connects (Kafka SASL_SSL with SCRAM, Postgres verify-full):',
+    'Or over TLS, as production connects (Kafka SASL_SSL with SCRAM, Postgres verify-full, Redis TLS):',
     tlsExports(input.tls),
     '',
     'Ctrl-C to stop',

@@ -34,6 +34,8 @@ export interface PostgresServer extends ManagedProcess {
 export interface RedisServer extends ManagedProcess {
   /** redis://127.0.0.1:PORT */
   readonly url: string
+  /** rediss://localhost:TLS_PORT, when started with TLS. */
+  readonly tlsUrl: string | undefined
 }
 
 export interface KafkaServer extends ManagedProcess {

@@ -41,6 +41,11 @@ describe('a service started with TLS settings that cannot work', () => {
     ['click-worker', { KAFKA_TLS_CA_FILE: '/nonexistent/ca.pem' }, /KAFKA_TLS_CA_FILE cannot be read/],
     [
       'analytics-api',
+      { REDIS_URL: 'redis://cache:6379', REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' },
+      /REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss:\/\//,
+    ],
+    [
+      'analytics-api',
       { DATABASE_URL: 'postgres://app@db/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem' },
       /DATABASE_URL: sslrootcert cannot be read/,
     ],

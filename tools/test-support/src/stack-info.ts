@@ -6,7 +6,7 @@ export interface StackInfo {
   redisUrl: string
   kafkaBrokers: string[]
   /**
-   * The same servers over TLS (Kafka SASL_SSL with SCRAM, PostgreSQL verify-full): the native stack's,
+   * The same servers over TLS (Kafka SASL_SSL with SCRAM, PostgreSQL verify-full, Redis): the native stack's,
    * or an external one's from TEST_STACK_TLS (its <data>/tls/connections.json).
    */
   tls?: StackTls

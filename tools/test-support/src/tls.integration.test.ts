@@ -1,13 +1,14 @@
 import { seedDemoAds } from '@adtrack/db'
 import type { StackTls } from '@adtrack/local-stack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, stack, stackTls, uniqueName, waitFor } from './helpers.js'
+import { createTestDatabase, stackTls, uniqueName, waitFor } from './helpers.js'
 import { type RunningService, startService } from './services.js'
 
 // The services as production runs them: Kafka only through its SASL_SSL listener (TLS, SCRAM-SHA-512),
-// PostgreSQL only with sslmode=verify-full against the stack's own CA. The local stack serves both
-// beside its plain listeners (tools/local-stack, tls-material.ts). The clients' own checks (a wrong CA,
-// a wrong password) are in service-runtime's kafka and db's client integration tests.
+// PostgreSQL only with sslmode=verify-full and Redis only on its TLS port, against the stack's own CA.
+// The local stack serves these beside its plain listeners (tools/local-stack, tls-material.ts). The
+// clients' own checks (a wrong CA, a wrong password) are in service-runtime's kafka and redis and db's
+// client integration tests.
 
 /** stackTls().databaseUrl (verify-full) on another database. */
 function databaseOverTls(tls: StackTls, database: string): string {
@@ -34,7 +35,8 @@ describe('the three services with only TLS connections', () => {
       KAFKA_SASL_MECHANISM: tls.kafkaSasl.mechanism,
       KAFKA_SASL_USERNAME: tls.kafkaSasl.username,
       KAFKA_SASL_PASSWORD: tls.kafkaSasl.password,
-      REDIS_URL: stack().redisUrl,
+      REDIS_URL: tls.redisUrl,
+      REDIS_TLS_CA_FILE: tls.caFile,
       KAFKA_TOPIC: uniqueName('tls-clicks'),
       KAFKA_TOPIC_PARTITIONS: '2',
       KAFKA_GROUP_ID: uniqueName('tls-workers'),

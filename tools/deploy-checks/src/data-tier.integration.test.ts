@@ -25,9 +25,10 @@ import {
 } from './k8s.js'
 import { deployDir, k8sDir } from './paths.js'
 
-// deploy/k8s/data-tier and the prod overlay's Pooler: CloudNativePG's objects validated strictly against
-// its CRDs (kubeconform), Strimzi's with the narrower structural check (its CRDs are not to be had
-// offline), and the connection budget of deploy/README.md worked out from the rendered manifests.
+// deploy/k8s/data-tier and the prod overlay's Pooler: CloudNativePG's and Strimzi's objects validated
+// strictly against their CRDs (kubeconform; Strimzi's generated, see PINS.strimzi), the Access Operator's
+// KafkaAccess, whose CRD is not to be had offline, by the structural check alone, and the connection
+// budget of deploy/README.md worked out from the rendered manifests.
 
 let dataTier: Rendered
 let prod: Rendered
@@ -41,13 +42,39 @@ beforeAll(async () => {
 }, 20 * 60_000)
 
 describe('the data tier', () => {
-  it('CloudNativePG objects are valid for Kubernetes and CloudNativePG 1.28 (strict)', async () => {
-    const postgres = dataTier.objects.filter((o) => !isStrimzi(o))
-    expect(postgres.map((o) => o.kind).sort()).toEqual(['Cluster', 'ScheduledBackup'])
-    const yaml = postgres.map((o) => stringify(o)).join('---\n')
-    for (const result of await validate({ 'data-tier': yaml })) {
+  // Every object but the KafkaAccesses, which have no schema.
+  const withSchemas = () => dataTier.objects.filter((o) => o.kind !== 'KafkaAccess')
+  const yamlOf = (objects: object[]) => objects.map((o) => stringify(o)).join('---\n')
+
+  it('CloudNativePG and Strimzi objects are valid for Kubernetes, CloudNativePG 1.28 and Strimzi 0.47 (strict)', async () => {
+    const objects = withSchemas()
+    expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual([
+      'Cluster',
+      'Kafka',
+      'KafkaNodePool',
+      'KafkaTopic',
+      'KafkaUser',
+      'ScheduledBackup',
+    ])
+    for (const result of await validate({ 'data-tier': yamlOf(objects) })) {
       expect(result.problems, `Kubernetes ${result.kubernetesVersion}`).toEqual([])
-      expect(result.valid).toEqual({ 'data-tier': postgres.length })
+      expect(result.valid).toEqual({ 'data-tier': objects.length })
+    }
+  })
+
+  it("Strimzi's schemas refuse a misspelt field, also where the structural check takes any value", async () => {
+    const objects = structuredClone(withSchemas())
+    const topic = get(objects, 'KafkaTopic', 'ad-clicks')
+    topic.spec.partitons = topic.spec.partitions
+    delete topic.spec.partitions
+    // The structural check takes any value under userOperator.
+    get(objects, 'Kafka', 'ad-tracking').spec.entityOperator.userOperator.watchedNamspace = 'kafka'
+    for (const result of await validate({ 'data-tier': yamlOf(objects) })) {
+      expect([...result.problems].sort(), `Kubernetes ${result.kubernetesVersion}`).toEqual([
+        expect.stringMatching(/^data-tier: Kafka\/ad-tracking: Invalid .*'watchedNamspace' not allowed/),
+        expect.stringMatching(/^data-tier: KafkaTopic\/ad-clicks: Invalid .*'partitons' not allowed/),
+      ])
+      expect(result.valid).toEqual({ 'data-tier': objects.length - 2 })
     }
   })
 

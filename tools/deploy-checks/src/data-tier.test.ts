@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -9,7 +10,8 @@ import {
   serverCertificateNames,
 } from './data-tier.js'
 import { type K8sObject, readManifests } from './k8s.js'
-import { k8sDir } from './paths.js'
+import { deployDir, k8sDir } from './paths.js'
+import { PINS } from './tools.js'
 
 // The narrower checks on their own: each breaks one promise in a copy of deploy/k8s/data-tier and must
 // say so (data-tier.integration.test.ts runs them, and kubeconform, on the rendered files).
@@ -40,6 +42,13 @@ const one = (objects: K8sObject[], kind: string, name?: string) =>
   objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as K8sObject
 
 describe('checkStrimzi', () => {
+  it('the CRDs the schemas are generated from are those of the Strimzi release deploy/README.md installs', async () => {
+    const readme = await readFile(join(deployDir, 'README.md'), 'utf8')
+    const installed = [...readme.matchAll(/strimzi-cluster-operator-([\d.]+)\.yaml/g)].map((m) => m[1])
+    expect(installed.length).toBeGreaterThan(0)
+    expect(new Set(installed)).toEqual(new Set([PINS.strimzi.api]))
+  })
+
   it('accepts the data tier as written', () => {
     expect(checkStrimzi(strimzi, topics)).toEqual([])
   })

@@ -5,15 +5,16 @@ import type { ServiceName } from './paths.js'
 
 // What the schemas cannot see in deploy/k8s/data-tier and the prod overlay's Pooler: the promises the
 // data tier must keep (synchronous replication, backups, replicated topics, no client without TLS), the
-// connection budget, and, for Strimzi, whose CRD schemas no registry the checks reach publishes, a
-// narrower structural check.
+// connection budget, and, for Strimzi, a structural check beside its CRD schemas: the only field check of
+// the Access Operator's KafkaAccess, whose CRD the checks cannot obtain.
 
 // --- Strimzi, structurally --------------------------------------------------------------------------
 
 /**
  * The fields data-tier/strimzi.yaml may use, per kind, as nested allow-lists (`true`: any value). Narrower
- * than Strimzi's CRDs (which the checks cannot fetch) but strict like them: a misspelt or misplaced field
- * is a problem, not silently ignored by the operator.
+ * than Strimzi's CRDs (kubeconform checks the cluster operator's kinds against them, generated; see
+ * PINS.strimzi in tools.ts) but strict like them: a misspelt or misplaced field is a problem, not silently
+ * ignored by the operator. It needs no Java, so the unit tests run it, and KafkaAccess has no other.
  */
 type Shape = true | { [field: string]: Shape }
 const METADATA: Shape = { name: true, namespace: true, labels: true, annotations: true }

@@ -55,8 +55,9 @@ export interface ValidationResult {
 }
 
 /**
- * kubeconform, strict, against the Kubernetes API schemas of each pinned version plus the CRDs of KEDA and the Prometheus Operator, from
- * local files only. A kind with no schema is a problem, not a skip. Inputs are named manifests (one
+ * kubeconform, strict, against the Kubernetes API schemas of each pinned version plus the CRDs of KEDA, the
+ * Prometheus Operator, the Gateway API, CloudNativePG and Strimzi (ensureKubernetesSchemas), from local
+ * files only. A kind with no schema is a problem, not a skip. Inputs are named manifests (one
  * kubeconform run per Kubernetes version covers them all: compiling the schemas is the slow part).
  */
 export async function validate(

@@ -10,6 +10,8 @@ export const observabilityDir = join(deployDir, 'observability')
 export const composeFile = join(repoRoot, 'docker-compose.yml')
 /** Source of the Go helper (compose-go and Prometheus's own parsers). */
 export const goHelperDir = join(repoRoot, 'tools/deploy-checks/go')
+/** The Maven project that resolves Strimzi's model classes and CRD generator. */
+export const strimziPom = join(repoRoot, 'tools/deploy-checks/strimzi/pom.xml')
 
 /**
  * Tools and schemas the checks install, per user and outside the checkout, next to the bootstrap's Node

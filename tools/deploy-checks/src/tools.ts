@@ -1,5 +1,6 @@
 // Over 300 lines: every pinned tool and how it is installed lives here, so that a version bump, and what it
-// downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and the CRDs).
+// downloads, is read in one place (the Kubernetes schemas are most of it: a pip wheel and the CRDs, Strimzi's
+// generated).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
@@ -8,7 +9,7 @@ import { delimiter, dirname, join } from 'node:path'
 import { aptInstallPackages, ensureTools, toolPath } from '@adtrack/local-stack'
 import { parse as parseYaml } from 'yaml'
 import { withLock } from './lock.js'
-import { goHelperDir, toolsCacheDir } from './paths.js'
+import { goHelperDir, strimziPom, toolsCacheDir } from './paths.js'
 import { type Log, run, runChecked, stderrLog } from './run.js'
 import { goModuleZipHash, readZip } from './zip.js'
 
@@ -38,10 +39,27 @@ export const PINS = {
   gatewayApi: { module: 'sigs.k8s.io/gateway-api', version: 'v1.6.1' },
   /**
    * CloudNativePG's CRDs (Cluster, ScheduledBackup, Pooler), from its Go module: the operator version
-   * deploy/README.md installs. Strimzi publishes no Go module (nor its CRDs in any reachable registry):
-   * its objects get the narrower check in data-tier.ts.
+   * deploy/README.md installs.
    */
   cloudnativePg: { module: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.28.0' },
+  /**
+   * Strimzi's CRDs (Kafka, KafkaNodePool, KafkaTopic, KafkaUser; v1beta2). Strimzi publishes its CRD files
+   * only in GitHub release archives, which the checks cannot reach; they are generated here as Strimzi's
+   * build writes them (api/pom.xml): its CrdGenerator run over its model classes, both from Maven Central
+   * (strimzi/pom.xml). `api` is the operator version deploy/README.md installs. Its build used
+   * crd-generator 0.47.0, which was never published; 0.45.0, the newest of the 0.x line, reads the same
+   * annotations and writes the same schemas except the CEL rules (x-kubernetes-validations) that
+   * 0.47.0 added to the metrics configuration of Kafka, which kubeconform does not evaluate anyway.
+   * (crd-generator 1.x moved the annotations and cannot read 0.47.0's classes.) The Access Operator's
+   * KafkaAccess has no CRD to be had (its api 0.1.1 is not on Maven Central): data-tier.ts checks it.
+   */
+  strimzi: {
+    api: '0.47.0',
+    crdGenerator: '0.45.0',
+    models: ['kafka.Kafka', 'nodepool.KafkaNodePool', 'topic.KafkaTopic', 'user.KafkaUser'].map(
+      (model) => `io.strimzi.api.kafka.model.${model}`,
+    ),
+  },
   /**
    * The Kubernetes API's JSON schemas (generated from its OpenAPI, strict variants), from the PyPI
    * package kubernetes-validate. The manifests are validated against the oldest and newest Kubernetes
@@ -205,7 +223,7 @@ export function ensureDeployLint(log: Log = stderrLog): Promise<string> {
 /**
  * Folders of JSON schemas in kubeconform's layout (`<kind>-<group>-<version>.json`), one per Kubernetes
  * version in PINS, each with the schemas of the CRDs in CRDS added (KEDA, the Prometheus Operator,
- * the Gateway API, CloudNativePG). Returns version -> folder.
+ * the Gateway API, CloudNativePG) and Strimzi's, generated. Returns version -> folder.
  */
 export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<string, string>> {
   return once('schemas', async () => {
@@ -213,7 +231,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
     const root = join(
       toolsCacheDir,
       'schemas',
-      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}-cnpg-${PINS.cloudnativePg.version}`,
+      `${pins.package}-${pins.version}-keda-${PINS.keda.version}-prometheus-operator-${PINS.prometheusOperator.version}-gateway-api-${PINS.gatewayApi.version}-cnpg-${PINS.cloudnativePg.version}-strimzi-${PINS.strimzi.api}-crd-generator-${PINS.strimzi.crdGenerator}`,
     )
     const folders = Object.fromEntries(pins.kubernetesVersions.map((v) => [v, join(root, v)]))
     if (existsSync(join(root, '.complete'))) return folders
@@ -222,6 +240,7 @@ export function ensureKubernetesSchemas(log: Log = stderrLog): Promise<Record<st
       await rm(root, { recursive: true, force: true })
       await writeKubernetesSchemas(root, log)
       await writeCrdSchemas(Object.values(folders), log)
+      for (const crd of await generateStrimziCrds(log)) await writeCrdSchema(crd, Object.values(folders))
       await writeFile(join(root, '.complete'), `${new Date().toISOString()}\n`)
     })
     return folders
@@ -347,7 +366,7 @@ const CRDS = [
   },
 ]
 
-/** The CRDs above (KEDA, Prometheus Operator, Gateway API, CloudNativePG) as strict JSON schemas, named as kubeconform looks them up. */
+/** The CRDs above (KEDA, Prometheus Operator, Gateway API, CloudNativePG) as strict JSON schemas. */
 async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
   const { go, env } = await ensureGo(log)
   for (const { pin, files } of CRDS) {
@@ -356,16 +375,71 @@ async function writeCrdSchemas(folders: string[], log: Log): Promise<void> {
       await runChecked(go, ['mod', 'download', '-json', `${pin.module}@${pin.version}`], { env }),
     ) as { Dir?: string; Error?: string }
     if (!info.Dir) throw new Error(`go mod download: ${info.Error ?? 'no Dir'}`)
-    for (const file of files) {
-      const crd = parseYaml(await readFile(join(info.Dir, file), 'utf8')) as CustomResourceDefinition
-      const kind = crd.spec.names.kind.toLowerCase()
-      const group = crd.spec.group.split('.')[0]
-      for (const version of crd.spec.versions) {
-        const schema = strictSchema(version.schema.openAPIV3Schema)
-        for (const folder of folders)
-          await writeFile(join(folder, `${kind}-${group}-${version.name}.json`), JSON.stringify(schema))
-      }
-    }
+    for (const file of files)
+      await writeCrdSchema(parseYaml(await readFile(join(info.Dir, file), 'utf8')), folders)
+  }
+}
+
+/** Each version of a CRD as a strict JSON schema in each folder, named as kubeconform looks it up. */
+async function writeCrdSchema(crd: CustomResourceDefinition, folders: string[]): Promise<void> {
+  const kind = crd.spec.names.kind.toLowerCase()
+  const group = crd.spec.group.split('.')[0]
+  for (const version of crd.spec.versions) {
+    const schema = strictSchema(version.schema.openAPIV3Schema)
+    for (const folder of folders)
+      await writeFile(join(folder, `${kind}-${group}-${version.name}.json`), JSON.stringify(schema))
+  }
+}
+
+/**
+ * Strimzi's CRDs (PINS.strimzi), generated: Maven resolves the model classes and the generator into ~/.m2,
+ * then the generator writes one CRD per model, with the arguments of Strimzi's build but v1beta2 alone
+ * (its build adds v1alpha1 and v1beta1 to KafkaTopic and KafkaUser; their v1beta2 schemas are the same).
+ */
+async function generateStrimziCrds(log: Log): Promise<CustomResourceDefinition[]> {
+  const pins = PINS.strimzi
+  const work = await mkdtemp(join(toolsCacheDir, 'strimzi-'))
+  try {
+    await ensureTools(['java', 'maven'], log)
+    log(
+      `generating Strimzi ${pins.api}'s CRDs: io.strimzi:api and io.strimzi:crd-generator ${pins.crdGenerator} from Maven Central (first run only)`,
+    )
+    const classpath = join(work, 'classpath')
+    await runChecked(
+      toolPath('maven'),
+      [
+        '-B',
+        '-q',
+        '-f',
+        strimziPom,
+        'dependency:build-classpath',
+        `-Dstrimzi.api.version=${pins.api}`,
+        `-Dstrimzi.crd-generator.version=${pins.crdGenerator}`,
+        `-Dmdep.outputFile=${classpath}`,
+      ],
+      { timeoutMs: 15 * 60_000 },
+    )
+    const files = pins.models.map((model) => join(work, `${model}.yaml`))
+    // The classpath (some forty jars in ~/.m2) by environment, so that an error names a short command.
+    const env = { ...process.env, CLASSPATH: (await readFile(classpath, 'utf8')).trim() }
+    await runChecked(
+      toolPath('java'),
+      [
+        'io.strimzi.crdgenerator.CrdGenerator',
+        ...['--crd-api-version', 'v1', '--api-versions', 'v1beta2', '--storage-version', 'v1beta2', '--yaml'],
+        ...pins.models.map((model, i) => `${model}=${files[i]}`),
+      ],
+      { env },
+    )
+    return await Promise.all(
+      files.map(async (file) => parseYaml(await readFile(file, 'utf8')) as CustomResourceDefinition),
+    )
+  } catch (err) {
+    throw new Error(
+      `could not generate Strimzi ${pins.api}'s CRDs (Java and Maven Central needed, tools/deploy-checks/strimzi/pom.xml): ${(err as Error).message}`,
+    )
+  } finally {
+    await rm(work, { recursive: true, force: true })
   }
 }
 

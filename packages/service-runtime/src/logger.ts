@@ -1,6 +1,18 @@
-import { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import { TRACKING_QUERY } from '@adtrack/contracts'
+import { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import { pino, stdTimeFunctions } from 'pino'
+
+// The impression token's query parameter, wherever it stands in the query.
+const TOKEN_IN_QUERY = new RegExp(`([?&]${TRACKING_QUERY.token}=)[^&#]*`, 'g')
+
+/**
+ * A request URL as the logs show it: an impression token (every tracking URL carries one) is a
+ * credential to count events for that impression until it expires, so its value is left out.
+ */
+export function loggedUrl(url: string): string {
+  return url.includes('?') ? url.replace(TOKEN_IN_QUERY, '$1[redacted]') : url
+}
 
 /** JSON logs, one object per line, with the service name and ISO time on each. */
 export function loggerOptions(service: string, level: string) {
@@ -10,6 +22,16 @@ export function loggerOptions(service: string, level: string) {
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
     redact: ['req.headers.authorization', 'req.headers.cookie'],
+    serializers: {
+      // Fastify's own request fields, with the URL as loggedUrl gives it.
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: loggedUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
   }
 }
 

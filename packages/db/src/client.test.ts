@@ -40,6 +40,8 @@ describe('databaseTls (DATABASE_URL as libpq reads it)', () => {
 
   it('leaves a URL without TLS parameters, and the modes postgres.js knows, to postgres.js', () => {
     expect(databaseTls('postgres://app@db/app')).toEqual({ url: 'postgres://app@db/app' })
+    const unusual = 'postgres://app:p%7Cw d@db:5432/app?application_name=x y'
+    expect(databaseTls(unusual)).toEqual({ url: unusual })
     expect(databaseTls('postgres://app@db/app?sslmode=require').ssl).toBeUndefined()
     expect(databaseTls('postgres://app@db/app?sslmode=verify-full').ssl).toBeUndefined()
   })

@@ -53,7 +53,9 @@ export function databaseTls(url: string): { url: string; ssl?: ConnectionOptions
   const rootCert = params.get('sslrootcert')
   const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && rootCert !== null)
   if (!verify || rootCert === 'system' || (mode === 'verify-full' && rootCert === null)) {
-    if (rootCert !== null && rootCert !== 'system') params.delete('sslrootcert')
+    // A URL with nothing to take out is passed on exactly as written.
+    if (rootCert === null || rootCert === 'system') return { url }
+    params.delete('sslrootcert')
     return { url: parsed.toString() }
   }
   let ca: (() => string) | undefined

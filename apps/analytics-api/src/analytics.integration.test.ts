@@ -1,4 +1,4 @@
-import { AnalyticsConfig, noPlaybackEvents } from '@adtrack/contracts'
+import { AnalyticsConfig } from '@adtrack/contracts'
 import { createSql } from '@adtrack/db'
 import { freePort } from '@adtrack/local-stack'
 import { loadConfig, Readiness } from '@adtrack/service-runtime'
@@ -11,21 +11,14 @@ import { buildApp } from './app.js'
 import { DEGRADED_HEADER } from './counts-source.js'
 import { analyticsStores } from './stores.js'
 import { analyticsApp } from './testing/analytics-app.js'
+import { noEventTotals } from './testing/no-events.js'
 
 const api = analyticsApp('an', {
   deps: (redis) => ({ readiness: new Readiness({ redis: async () => void (await redis.ping()) }) }),
 })
 const { keys } = api
 /** The video figures of an ad without any event (video-analytics.integration.test.ts has the rest). */
-const NO_EVENTS = {
-  impressions: 0,
-  ctr: null,
-  completion_rate: null,
-  events: noPlaybackEvents(),
-  errors: {},
-  unique_impression_viewers: 0,
-  invalid_event_count: 0,
-}
+const NO_EVENTS = noEventTotals()
 
 beforeAll(async () => {
   await insertAds(api.db.sql, [{ id: 'a1', title: 'First' }, { id: 'a2' }, { id: 'a3', status: 'paused' }])

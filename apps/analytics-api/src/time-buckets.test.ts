@@ -1,5 +1,5 @@
-import { noPlaybackEvents } from '@adtrack/contracts'
 import { describe, expect, it } from 'vitest'
+import { noVideoFigures } from './testing/no-events.js'
 import { bucketCount, bucketStarts, fillBuckets } from './time-buckets.js'
 
 const at = (iso: string) => Date.parse(iso)
@@ -66,11 +66,7 @@ describe('time buckets', () => {
       start: '2026-11-25T11:00:00.000Z',
       click_count: 0,
       invalid_click_count: 0,
-      impressions: 0,
-      ctr: null,
-      completion_rate: null,
-      events: noPlaybackEvents(),
-      errors: {},
+      ...noVideoFigures(),
     })
   })
 

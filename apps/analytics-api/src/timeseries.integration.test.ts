@@ -1,15 +1,15 @@
-import { noPlaybackEvents } from '@adtrack/contracts'
 import { insertAds } from '@adtrack/test-support'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { SOURCE_HEADER } from './counts-source.js'
 import { analyticsApp } from './testing/analytics-app.js'
+import { noVideoFigures } from './testing/no-events.js'
 
 const api = analyticsApp('ts', { withoutRedis: true })
 const { keys } = api
 const MINUTE = 60_000
 const nowMinute = Math.floor(Date.now() / MINUTE)
 /** A bucket's video figures without events (video-analytics.integration.test.ts has them with). */
-const NO_EVENTS = { impressions: 0, ctr: null, completion_rate: null, events: noPlaybackEvents(), errors: {} }
+const NO_EVENTS = noVideoFigures()
 
 /** The same per-minute counts in both stores, as the worker writes them. */
 async function putMinute(adId: string, epochMinute: number, valid: number, invalid = 0) {

@@ -8,6 +8,7 @@ import { insertAds, uniqueName } from '@adtrack/test-support'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { SOURCE_HEADER } from './counts-source.js'
 import { analyticsApp } from './testing/analytics-app.js'
+import { noEventTotals, noVideoFigures } from './testing/no-events.js'
 
 // The video figures of GET /ads/analytics, the time series and GET /ads/top, from stores seeded exactly as
 // the click-worker is specified to write them (docs/api.md, contracts' redisKeys and migration 0007):
@@ -165,15 +166,7 @@ describe('GET /ads/analytics: video figures', () => {
     for (const source of [api.app, api.withoutRedis]) {
       const body = (await source.inject('/ads/analytics?ad_id=silent')).json()
       expect(body).toMatchObject({ click_count: 3, unique_viewers: 3 })
-      expect(body).toMatchObject({
-        impressions: 0,
-        ctr: null,
-        completion_rate: null,
-        events: noPlaybackEvents(),
-        errors: {},
-        unique_impression_viewers: 0,
-        invalid_event_count: 0,
-      })
+      expect(body).toMatchObject(noEventTotals())
     }
   })
 
@@ -278,11 +271,7 @@ describe('GET /ads/:id/analytics/timeseries: video figures', () => {
       start: iso(M1 + 1),
       click_count: 0,
       invalid_click_count: 0,
-      impressions: 0,
-      ctr: null,
-      completion_rate: null,
-      events: noPlaybackEvents(),
-      errors: {},
+      ...noVideoFigures(),
     })
     expect(buckets[2]).toMatchObject({ impressions: 2, ctr: 0, completion_rate: 0.5, errors: { '405': 1 } })
   })

@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { freePort, startGateway } from '@adtrack/local-stack'
 import type { RunningService } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type LoadResult, PlayerLoad } from './load.js'
+import { emptyLoadResult, type LoadResult, PlayerLoad } from './load.js'
 import { FaultRig, type Scenario } from './rig.js'
 
 // ingest-api as a platform runs it: several pods behind one load balancer that routes only to the pods
@@ -122,15 +122,6 @@ async function metric(pod: RunningService, name: string): Promise<number> {
   for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1])
   return sum
 }
-
-const emptyLoad = (): LoadResult => ({
-  acknowledged: new Map(),
-  attempted: new Set(),
-  acknowledgedEvents: new Map(),
-  attemptedEvents: new Set(),
-  duplicateFirings: 0,
-  refusals: new Map(),
-})
 
 /** Clicks posted straight to one pod, 10 at a time; the acknowledged (202) ones are recorded in `load`. */
 async function postClicks(pod: RunningService, count: number, load: LoadResult): Promise<void> {
@@ -258,7 +249,7 @@ describe('scale-down: no spool left behind', () => {
       const spoolDir = join(work, 'orphaned-spool')
       await s.start('click-worker')
       const pod = await s.start('ingest-api', { SPOOL_DIR: spoolDir })
-      const load = emptyLoad()
+      const load = emptyLoadResult()
       await postClicks(pod, 20, load)
       await rig.stack.kafka.kill('SIGKILL')
       await postClicks(pod, 150, load)
@@ -295,7 +286,7 @@ describe('scale-down: no spool left behind', () => {
       const spoolDir = join(work, 'drained-spool')
       await s.start('click-worker')
       const pod = await s.start('ingest-api', { SPOOL_DIR: spoolDir, LOG_LEVEL: 'info' })
-      const load = emptyLoad()
+      const load = emptyLoadResult()
       await postClicks(pod, 20, load)
       await rig.stack.kafka.kill('SIGKILL')
       await postClicks(pod, 150, load)

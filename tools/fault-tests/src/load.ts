@@ -74,8 +74,9 @@ const DEPTH = [4, 4, 4, 4, 4, 4, 3, 2, 1]
  * 200. Like players, every request that is not acknowledged is sent again, the same URL or the same
  * click_id, after a backoff, until it is or the deadline passes.
  */
-export class PlayerLoad {
-  readonly result: LoadResult = {
+/** A LoadResult with nothing sent yet: PlayerLoad's start, and tests that send clicks their own way. */
+export function emptyLoadResult(): LoadResult {
+  return {
     acknowledged: new Map(),
     attempted: new Set(),
     acknowledgedEvents: new Map(),
@@ -83,6 +84,10 @@ export class PlayerLoad {
     duplicateFirings: 0,
     refusals: new Map(),
   }
+}
+
+export class PlayerLoad {
+  readonly result: LoadResult = emptyLoadResult()
   private stopping = false
   private running: Promise<void> | undefined
   private readonly queue: Firing[] = []

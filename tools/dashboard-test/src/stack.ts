@@ -3,12 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { seedDemoAds } from '@adtrack/db'
-import { freePort, type GatewayServer, startGateway } from '@adtrack/local-stack'
+import { freePort, type GatewayServer } from '@adtrack/local-stack'
 import { parseTrackingKeys, type TrackingKeys } from '@adtrack/service-runtime/impression-token'
 import {
   createTestDatabase,
   type RunningService,
   stack,
+  startGatewayFor,
   startService,
   uniqueName,
 } from '@adtrack/test-support'
@@ -62,15 +63,7 @@ export async function startDashboardStack(): Promise<DashboardStack> {
       ])),
     )
     const [ingest, , analytics] = services as [RunningService, RunningService, RunningService]
-    gateway = await startGateway({
-      dir: join(work, 'gateway'),
-      variables: {
-        GATEWAY_PORT: String(gatewayPort),
-        INGEST_API_ADDR: new URL(ingest.httpUrl).host,
-        ANALYTICS_API_ADDR: new URL(analytics.httpUrl).host,
-      },
-      log: () => {},
-    })
+    gateway = await startGatewayFor({ ingest, analytics }, { dir: join(work, 'gateway'), port: gatewayPort })
   } catch (err) {
     await stop()
     throw err

@@ -3,8 +3,8 @@ import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createSql } from '@adtrack/db'
-import { freePort, type GatewayServer, startGateway } from '@adtrack/local-stack'
-import { stack, uniqueName, waitFor } from '@adtrack/test-support'
+import { freePort, type GatewayServer } from '@adtrack/local-stack'
+import { stack, startGatewayFor, uniqueName, waitFor } from '@adtrack/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ComposeProject, environmentOf, loadCompose } from './compose.js'
 import { durationSeconds } from './k8s.js'
@@ -181,15 +181,10 @@ describe('the built services, run with the compose environment', () => {
 
   it('serves the old public API through the gateway: POST /ads/click to ingest-api, the rest to analytics-api', async () => {
     const gatewayEnv = environmentOf(compose.services.gateway as object)
-    gateway = await startGateway({
-      dir: join(work, 'gateway'),
-      variables: {
-        ...gatewayEnv,
-        GATEWAY_PORT: String(await freePort()),
-        INGEST_API_ADDR: new URL(running['ingest-api'].httpUrl).host,
-        ANALYTICS_API_ADDR: new URL(running['analytics-api'].httpUrl).host,
-      },
-    })
+    gateway = await startGatewayFor(
+      { ingest: running['ingest-api'], analytics: running['analytics-api'] },
+      { dir: join(work, 'gateway'), port: await freePort(), variables: gatewayEnv },
+    )
     const ads = await fetch(`${gateway.url}/ads`)
     expect(ads.status).toBe(200)
     expect(((await ads.json()) as { id: string }[]).map((a) => a.id)).toEqual([

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type AdAnalytics, type AdEvent, noPlaybackEvents, trackingPaths } from '@adtrack/contracts'
 import { DEMO_MEDIA } from '@adtrack/db'
-import { freePort, type GatewayServer, startGateway } from '@adtrack/local-stack'
+import { freePort, type GatewayServer } from '@adtrack/local-stack'
 import {
   createTestDatabase,
   type RunningService,
   stack,
+  startGatewayFor,
   startService,
   testKafka,
   uniqueName,
@@ -127,15 +128,7 @@ describe('the player against our services, through the gateway', () => {
       startService('analytics-api', { ...env, PUBLIC_BASE_URL: gatewayUrl }),
     ])
     work = await mkdtemp(join(tmpdir(), 'adtrack-player-'))
-    gateway = await startGateway({
-      dir: join(work, 'gateway'),
-      variables: {
-        GATEWAY_PORT: String(gatewayPort),
-        INGEST_API_ADDR: new URL(ingest.httpUrl).host,
-        ANALYTICS_API_ADDR: new URL(analytics.httpUrl).host,
-      },
-      log: () => {},
-    })
+    gateway = await startGatewayFor({ ingest, analytics }, { dir: join(work, 'gateway'), port: gatewayPort })
   })
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { freePort, type GatewayServer, startGateway } from '@adtrack/local-stack
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, readTopic, stack, topicRecordCount, uniqueName } from './helpers.js'
 import { RawConnection, type RawRequest, type RawResponse } from './raw-http.js'
-import { type RunningService, startService } from './services.js'
+import { type RunningService, startGatewayFor, startService } from './services.js'
 
 // `npm start`'s gateway (nginx with the compose template, started by local-stack) in front of ingest-api
 // and analytics-api started from their builds: what a client of the public port sees when a request is
@@ -38,15 +38,10 @@ beforeAll(async () => {
     startService('analytics-api', env),
   ])
   work = await mkdtemp(join(tmpdir(), 'adtrack-gateway-'))
-  gateway = await startGateway({
-    dir: join(work, 'gateway'),
-    variables: {
-      GATEWAY_PORT: String(await freePort()),
-      INGEST_API_ADDR: new URL(ingest.httpUrl).host,
-      ANALYTICS_API_ADDR: new URL(analytics.httpUrl).host,
-    },
-    log: () => {},
-  })
+  gateway = await startGatewayFor(
+    { ingest, analytics },
+    { dir: join(work, 'gateway'), port: await freePort() },
+  )
 })
 
 afterAll(async () => {

@@ -4,7 +4,13 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, startProcess, waitUntilReady } from '@adtrack/local-stack'
+import {
+  freePort,
+  type GatewayServer,
+  startGateway,
+  startProcess,
+  waitUntilReady,
+} from '@adtrack/local-stack'
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -47,4 +53,24 @@ export async function startService(name: ServiceName, env: Record<string, string
     output: started.output,
     stop: async (signal) => (await started.stop(signal)).code,
   }
+}
+
+/**
+ * The local gateway (npm start's nginx with deploy/compose/nginx's template) on `port`, in front of a
+ * running ingest-api and analytics-api; `variables` adds to or overrides the template's (Compose's).
+ */
+export function startGatewayFor(
+  services: { ingest: { httpUrl: string }; analytics: { httpUrl: string } },
+  opts: { dir: string; port: number; variables?: Record<string, string> },
+): Promise<GatewayServer> {
+  return startGateway({
+    dir: opts.dir,
+    variables: {
+      ...opts.variables,
+      GATEWAY_PORT: String(opts.port),
+      INGEST_API_ADDR: new URL(services.ingest.httpUrl).host,
+      ANALYTICS_API_ADDR: new URL(services.analytics.httpUrl).host,
+    },
+    log: () => {},
+  })
 }
